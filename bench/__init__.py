@@ -1,0 +1,1 @@
+"""Benchmarks and experiments (may read ../shared/data)."""

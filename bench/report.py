@@ -1,0 +1,114 @@
+"""Summarise bench/results/*.json into docs/benchmarks.md (the part between the markers)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from bench.common import ROOT
+
+DOC = ROOT / "docs" / "benchmarks.md"
+BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+
+
+def _ok(value: float, budget: float) -> str:
+    return "✅" if value <= budget else "❌"
+
+
+def _nlu(nlu: dict[str, Any]) -> list[str]:
+    rows = [
+        "| data set | accuracy | macro-F1 | entity P / R / F1 | train 2.5k: intents / +entities | parse p50 / p95 / p99 |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, r in nlu.get("datasets", {}).items():
+        if "skipped" in r:
+            rows.append(f"| {name} | skipped: {r['skipped']} | | | | |")
+            continue
+        e = r["entities"]["micro"] or {}
+        t = r["train_seconds_2500"]
+        p = r["parse_latency_ms"]
+        rows.append(
+            f"| {name} | {r['accuracy']:.3f} | {r['macro_f1']:.3f} | "
+            f"{e.get('precision', 0):.3f} / {e.get('recall', 0):.3f} / {e.get('f1', 0):.3f} | "
+            f"{t['intents_only']:.2f} s {_ok(t['intents_only'], 5)} / {t['with_entities']:.2f} s "
+            f"{_ok(t['with_entities'], 10)} ({t['examples']} ex.) | "
+            f"{p['p50']:.2f} / {p['p95']:.2f} / {p['p99']:.2f} ms {_ok(p['p99'], 2)} |"
+        )
+    return rows
+
+
+def _bot(bot: dict[str, Any]) -> list[str]:
+    lat = bot["turn_latency_ms"]
+    stories = bot.get("test_stories", {})
+    return [
+        "| measure | value | budget |",
+        "|---|---|---|",
+        f"| train the reference bot | {bot['train_seconds']:.1f} s | ≤ 10 s {_ok(bot['train_seconds'], 10)} |",
+        f"| load the model | {bot['model_load_seconds']:.2f} s ({bot['model_size_mb']} MB) | ≤ 2 s {_ok(bot['model_load_seconds'], 2)} |",
+        f"| in-process text turn p50 / p95 / p99 ({bot['turns']} turns) | {lat['p50']:.1f} / {lat['p95']:.1f} / {lat['p99']:.1f} ms | p99 ≤ 10 ms {_ok(lat['p99'], 10)} |",
+        f"| worker RSS after the turns (peak while loading) | {bot['rss_mb']:.0f} MB ({bot.get('peak_rss_mb', 0):.0f} MB) | ≤ 300 MB {_ok(bot['rss_mb'], 300)} |",
+        f"| test stories passed, alone: augmented / plain memoization | {stories['augmented']['single']} / {stories['plain']['single']} of {stories['stories']} | all |",
+        f"| test stories passed after another story (unseen paths): augmented / plain | {stories['augmented']['chained']} / {stories['plain']['chained']} of {stories['stories']} | |",
+    ]
+
+
+def _http(http: dict[str, Any]) -> list[str]:
+    rows = [
+        "| measure | turns | turns/s | p50 / p95 / p99 | errors | budget |",
+        "|---|---|---|---|---|---|",
+    ]
+    low, high = http["think_seconds"]
+    load = f"{http['conversations']} conversations, {low:g}–{high:g} s think"
+    runs = {
+        "rest": f"REST, {load}",
+        "websocket": f"WebSocket, {load}",
+        "saturation_1_worker": f"REST saturation, {http['clients']} clients, 1 worker",
+        "saturation_2_workers": f"REST saturation, {http['clients']} clients, 2 workers",
+    }
+    for key, label in runs.items():
+        r = http.get(key)
+        if not r:
+            continue
+        lat = r["latency_ms"]
+        budget = f"p99 ≤ 30 ms {_ok(lat['p99'], 30)}" if key in ("rest", "websocket") else ""
+        rows.append(
+            f"| {label} | {r['turns']} | {r['turns_per_second']:.1f} | "
+            f"{lat['p50']:.1f} / {lat['p95']:.1f} / {lat['p99']:.1f} ms | "
+            f"{sum(r['errors'].values())} | {budget} |"
+        )
+    return rows
+
+
+def render(results: dict[str, Any]) -> str:
+    lines = [BEGIN, ""]
+    if "nlu" in results:
+        lines += [
+            f"### NLU (measured {results['nlu']['measured_at']}, one core)",
+            "",
+            *_nlu(results["nlu"]),
+            "",
+        ]
+    if "bot" in results:
+        lines += [
+            f"### Reference bot (measured {results['bot']['measured_at']}, one core)",
+            "",
+            *_bot(results["bot"]),
+            "",
+        ]
+    if "http" in results:
+        lines += [
+            f"### Server over HTTP / WebSocket (measured {results['http']['measured_at']})",
+            "",
+            *_http(results["http"]),
+            "",
+        ]
+    lines.append(END)
+    return "\n".join(lines)
+
+
+def write_markdown(results: dict[str, Any], doc: Path = DOC) -> Path:
+    text = doc.read_text(encoding="utf-8") if doc.exists() else f"# Benchmarks\n\n{BEGIN}\n{END}\n"
+    head, _, rest = text.partition(BEGIN)
+    _, _, tail = rest.partition(END)
+    doc.write_text(head + render(results) + tail, encoding="utf-8")
+    return doc

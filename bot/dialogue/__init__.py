@@ -1,0 +1,1 @@
+"""Dialogue management: events, trackers, policies, forms and actions."""

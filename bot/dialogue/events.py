@@ -1,0 +1,254 @@
+"""Tracker events as small dataclasses that read and write Rasa's tracker JSON schema.
+
+Each class names its Rasa `event` type; `event_from_dict` looks the type up in a registry,
+and anything unknown is kept verbatim as `UnknownEvent`, so no stored data is ever lost.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from bot.nlu.types import ParseResult
+
+_REGISTRY: dict[str, type[Event]] = {}
+
+
+def _now() -> float:
+    return time.time()
+
+
+@dataclass(kw_only=True)
+class Event:
+    type_name: ClassVar[str] = ""
+    timestamp: float = field(default_factory=_now)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.type_name:
+            _REGISTRY[cls.type_name] = cls
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"event": self.type_name, "timestamp": self.timestamp}
+        if self.metadata:
+            out["metadata"] = self.metadata
+        out.update(self._fields())
+        return out
+
+    def _fields(self) -> dict[str, Any]:
+        return {}
+
+    @classmethod
+    def _from(cls, d: dict[str, Any]) -> Event:
+        return cls()
+
+
+@dataclass(kw_only=True)
+class UserUttered(Event):
+    type_name: ClassVar[str] = "user"
+    text: str | None = None
+    parse_data: ParseResult | None = None
+    input_channel: str | None = None
+    message_id: str | None = None
+
+    @property
+    def intent_name(self) -> str | None:
+        return self.parse_data.intent.name if self.parse_data else None
+
+    def _fields(self) -> dict[str, Any]:
+        parse = self.parse_data.to_dict() if self.parse_data else {}
+        parse.setdefault("text", self.text)
+        out = {
+            "text": self.text,
+            "parse_data": parse,
+            "input_channel": self.input_channel,
+            "message_id": self.message_id,
+        }
+        return out
+
+    @classmethod
+    def _from(cls, d: dict[str, Any]) -> Event:
+        parse = d.get("parse_data") or {}
+        return cls(
+            text=d.get("text"),
+            parse_data=ParseResult.from_dict(parse) if parse else None,
+            input_channel=d.get("input_channel"),
+            message_id=d.get("message_id"),
+        )
+
+
+@dataclass(kw_only=True)
+class BotUttered(Event):
+    type_name: ClassVar[str] = "bot"
+    text: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)  # buttons, image, custom, attachment
+
+    def _fields(self) -> dict[str, Any]:
+        return {"text": self.text, "data": self.data}
+
+    @classmethod
+    def _from(cls, d: dict[str, Any]) -> Event:
+        return cls(text=d.get("text"), data=dict(d.get("data") or {}))
+
+
+@dataclass(kw_only=True)
+class ActionExecuted(Event):
+    type_name: ClassVar[str] = "action"
+    name: str
+    policy: str | None = None
+    confidence: float | None = None
+
+    def _fields(self) -> dict[str, Any]:
+        return {"name": self.name, "policy": self.policy, "confidence": self.confidence}
+
+    @classmethod
+    def _from(cls, d: dict[str, Any]) -> Event:
+        return cls(name=str(d.get("name")), policy=d.get("policy"), confidence=d.get("confidence"))
+
+
+@dataclass(kw_only=True)
+class SlotSet(Event):
+    type_name: ClassVar[str] = "slot"
+    key: str
+    value: Any = None
+
+    def _fields(self) -> dict[str, Any]:
+        return {"name": self.key, "value": self.value}
+
+    @classmethod
+    def _from(cls, d: dict[str, Any]) -> Event:
+        return cls(key=str(d.get("name")), value=d.get("value"))
+
+
+@dataclass(kw_only=True)
+class ActiveLoop(Event):
+    type_name: ClassVar[str] = "active_loop"
+    name: str | None = None
+
+    def _fields(self) -> dict[str, Any]:
+        return {"name": self.name}
+
+    @classmethod
+    def _from(cls, d: dict[str, Any]) -> Event:
+        return cls(name=d.get("name"))
+
+
+@dataclass(kw_only=True)
+class ActionExecutionRejected(Event):
+    type_name: ClassVar[str] = "action_execution_rejected"
+    name: str
+    policy: str | None = None
+    confidence: float | None = None
+
+    def _fields(self) -> dict[str, Any]:
+        return {"name": self.name, "policy": self.policy, "confidence": self.confidence}
+
+    @classmethod
+    def _from(cls, d: dict[str, Any]) -> Event:
+        return cls(name=str(d.get("name")), policy=d.get("policy"), confidence=d.get("confidence"))
+
+
+@dataclass(kw_only=True)
+class LoopInterrupted(Event):
+    type_name: ClassVar[str] = "loop_interrupted"
+    is_interrupted: bool = False
+
+    def _fields(self) -> dict[str, Any]:
+        return {"is_interrupted": self.is_interrupted}
+
+    @classmethod
+    def _from(cls, d: dict[str, Any]) -> Event:
+        return cls(is_interrupted=bool(d.get("is_interrupted")))
+
+
+@dataclass(kw_only=True)
+class FollowupAction(Event):
+    type_name: ClassVar[str] = "followup"
+    name: str
+
+    def _fields(self) -> dict[str, Any]:
+        return {"name": self.name}
+
+    @classmethod
+    def _from(cls, d: dict[str, Any]) -> Event:
+        return cls(name=str(d.get("name")))
+
+
+@dataclass(kw_only=True)
+class SessionStarted(Event):
+    type_name: ClassVar[str] = "session_started"
+
+
+@dataclass(kw_only=True)
+class Restarted(Event):
+    type_name: ClassVar[str] = "restart"
+
+
+@dataclass(kw_only=True)
+class UserUtteranceReverted(Event):
+    type_name: ClassVar[str] = "rewind"
+
+
+@dataclass(kw_only=True)
+class ActionReverted(Event):
+    type_name: ClassVar[str] = "undo"
+
+
+@dataclass(kw_only=True)
+class AllSlotsReset(Event):
+    type_name: ClassVar[str] = "reset_slots"
+
+
+@dataclass(kw_only=True)
+class ConversationPaused(Event):
+    type_name: ClassVar[str] = "pause"
+
+
+@dataclass(kw_only=True)
+class ConversationResumed(Event):
+    type_name: ClassVar[str] = "resume"
+
+
+@dataclass(kw_only=True)
+class Handoff(Event):
+    """Zhike: the conversation should go to a human. `reason` says why."""
+
+    type_name: ClassVar[str] = "handoff"
+    reason: str = "fallback"
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def _fields(self) -> dict[str, Any]:
+        return {"reason": self.reason, **({"detail": self.detail} if self.detail else {})}
+
+    @classmethod
+    def _from(cls, d: dict[str, Any]) -> Event:
+        return cls(reason=str(d.get("reason") or "fallback"), detail=dict(d.get("detail") or {}))
+
+
+@dataclass(kw_only=True)
+class UnknownEvent(Event):
+    """An event type we do not interpret (reminders, exports …), kept as it came."""
+
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.raw)
+
+
+def event_from_dict(d: dict[str, Any]) -> Event:
+    """Rasa tracker JSON -> event object (never raises on unknown types)."""
+    cls = _REGISTRY.get(str(d.get("event")))
+    if cls is None:
+        return UnknownEvent(raw=dict(d), timestamp=float(d.get("timestamp") or _now()))
+    event = cls._from(d)
+    if d.get("timestamp") is not None:
+        event.timestamp = float(d["timestamp"])
+    if isinstance(d.get("metadata"), dict):
+        event.metadata = dict(d["metadata"])
+    return event
+
+
+def events_from_dicts(items: list[dict[str, Any]]) -> list[Event]:
+    return [event_from_dict(d) for d in items if isinstance(d, dict)]

@@ -1,0 +1,1 @@
+"""Reading a Rasa 3.x / Zhike project directory."""

@@ -1,0 +1,172 @@
+"""What one server process holds: settings, the engine holder, and the model's life cycle.
+
+Models are loaded at start (the newest in `models/`, or `model_file`; trained if there is
+none), replaced by `PUT /model`, and — when `model_poll_seconds` > 0 — picked up from
+`models/` when a newer file appears there (a finished `zhike train`, or another worker's
+`PUT /model`). Replacing goes through `EngineHolder.swap`: turns in flight finish on their
+model, stores and locks are shared, so no conversation is dropped or mixed up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot import model as model_io
+from bot.errors import ModelNotFound, ZhikeError
+from bot.model import TrainedModel
+from bot.runtime import build_engine, train_project
+from bot.server.auth import Authenticator
+from bot.server.errors import ApiError
+from bot.server.metrics import MeteredHolder, Metrics
+from bot.server.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def newest_model(models_dir: Path) -> Path | None:
+    try:
+        return model_io.latest(models_dir)
+    except ModelNotFound:
+        return None
+
+
+def initial_model(settings: Settings) -> tuple[TrainedModel, Path]:
+    """The model to start with: `model_file`, else the newest up-to-date one, else trained."""
+    if settings.model_file is not None:
+        return model_io.load(settings.model_file), settings.model_file
+    path = newest_model(settings.models_path)
+    if path is not None and not settings.train_on_start:
+        return model_io.load(path), path
+    if path is None and not settings.train_on_start:
+        raise ModelNotFound(
+            f"在 {settings.models_path} 中没有找到模型，请先运行 `zhike train` / "
+            f"no model in {settings.models_path}; run `zhike train` first"
+        )
+    outcome = train_project(settings.project, out=settings.models_path)
+    return outcome.model, outcome.path
+
+
+@dataclass
+class ServerState:
+    settings: Settings
+    holder: MeteredHolder
+    auth: Authenticator
+    model_path: Path | None
+    latest_seen: Path | None
+    started_at: float = field(default_factory=time.time)
+    training_jobs: int = 0
+    _reload: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _watcher: asyncio.Task[None] | None = None
+
+    @classmethod
+    def build(cls, settings: Settings, metrics: Metrics) -> ServerState:
+        model, path = initial_model(settings)
+        engine = build_engine(settings.project, model, store_url=settings.tracker_store)
+        holder = MeteredHolder(engine, metrics=metrics)
+        return cls(
+            settings, holder, Authenticator(settings), path, newest_model(settings.models_path)
+        )
+
+    @property
+    def metrics(self) -> Metrics:
+        return self.holder.metrics
+
+    # ------------------------------------------------------------ reloading
+    def resolve_model_file(self, raw: str) -> Path:
+        path = Path(raw).expanduser()
+        path = (path if path.is_absolute() else self.settings.project / path).resolve()
+        roots = (self.settings.project.resolve(), self.settings.models_path.resolve())
+        if not any(path.is_relative_to(r) for r in roots):
+            raise ApiError(
+                400,
+                "model_path_not_allowed",
+                "只能加载项目目录或模型目录中的模型文件。",
+                "model_file must be inside the project or models folder",
+            )
+        if not path.is_file():
+            raise ApiError(404, "model_not_found", "找不到该模型文件。", f"no model file at {raw}")
+        return path
+
+    async def load_file(self, path: Path) -> None:
+        async with self._reload:
+            try:
+                model = await asyncio.to_thread(model_io.load, path)
+            except ZhikeError as exc:
+                self.metrics.reloads.labels("failed").inc()
+                raise ApiError(
+                    400, "invalid_model", "模型文件无法加载。", f"cannot load model: {exc}"
+                ) from exc
+            await self._swap(model, path)
+
+    async def retrain(self) -> Path:
+        async with self._reload:
+            self.training_jobs += 1
+            try:
+                outcome = await asyncio.to_thread(
+                    train_project, self.settings.project, False, None, self.settings.models_path
+                )
+            except ZhikeError as exc:
+                self.metrics.reloads.labels("failed").inc()
+                raise ApiError(
+                    400,
+                    "training_failed",
+                    "模型训练失败，请检查项目文件。",
+                    f"training failed: {exc}",
+                ) from exc
+            finally:
+                self.training_jobs -= 1
+            self.latest_seen = outcome.path
+            await self._swap(outcome.model, outcome.path)
+            return outcome.path
+
+    async def _swap(self, model: TrainedModel, path: Path) -> None:
+        await self.holder.swap(model)
+        self.model_path = path
+        self.metrics.reloads.labels("ok").inc()
+        log.info("model loaded", extra={"model_file": str(path), "fingerprint": model.fingerprint})
+
+    async def check_for_new_model(self) -> bool:
+        path = await asyncio.to_thread(newest_model, self.settings.models_path)
+        if path is None or path == self.latest_seen:
+            return False
+        self.latest_seen = path
+        if path == self.model_path:
+            return False
+        try:
+            await self.load_file(path)
+        except ApiError as exc:
+            log.error("new model %s could not be loaded: %s", path, exc.en)
+            return False
+        return True
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.model_poll_seconds)
+            try:
+                await self.check_for_new_model()
+            except Exception:
+                log.exception("model watcher failed")
+
+    # ------------------------------------------------------------ lifecycle
+    def start(self) -> None:
+        if self.settings.model_poll_seconds > 0:
+            self._watcher = asyncio.create_task(self._watch(), name="zhike-model-watcher")
+
+    async def close(self) -> None:
+        """Stop watching, let turns in flight finish (bounded), then close the stores."""
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
+        turns = self.holder.turns
+        if turns.active:
+            log.info("waiting for %d turn(s) in flight", turns.active)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(turns.idle.wait(), self.settings.shutdown_timeout)
+        await self.holder.engine.close()  # action runner and stores
+        log.info("stores closed")

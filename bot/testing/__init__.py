@@ -1,0 +1,1 @@
+"""Helpers for testing and evaluating Zhike projects."""
