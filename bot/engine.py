@@ -35,11 +35,12 @@ from bot.dialogue.nlg import NLG
 from bot.dialogue.policies import Prediction
 from bot.dialogue.slot_mapping import extract_slots
 from bot.dialogue.tracker import ACTION_LISTEN, Tracker
+from bot.dialogue.tracker_cache import DEFAULT_CAPACITY, TrackerCache
 from bot.messages import Button, InboundMessage, OutboundMessage
 from bot.model import TrainedModel
 from bot.nlu.pipeline import sanitize
 from bot.nlu.types import ParseResult
-from bot.stores.base import TrackerStore
+from bot.stores.base import StoredTracker, TrackerStore
 from bot.stores.locks import InMemoryLockStore, LockStore
 from bot.stores.memory import InMemoryTrackerStore
 
@@ -88,12 +89,14 @@ class Engine:
         locks: LockStore | None = None,
         runner: ActionRunner | None = None,
         kb: KnowledgeHook | None = None,
+        tracker_cache: int = DEFAULT_CAPACITY,
     ) -> None:
         self.model = model
         self.trackers = trackers or InMemoryTrackerStore()
         self.locks = locks or InMemoryLockStore()
         self.runner = runner
         self.kb = kb
+        self.cache = TrackerCache(tracker_cache)
         self.nlg = NLG.create(model.domain, model.language)
 
     # ------------------------------------------------------------ public API
@@ -107,7 +110,7 @@ class Engine:
         laps = _Laps()
         async with self.locks.lock(message.conversation_id):
             laps.mark("lock")
-            tracker = await self.load_tracker(message.conversation_id, message.sender_id)
+            tracker = await self._turn_tracker(message.conversation_id)
             laps.mark("load")
             await self._ensure_session(tracker, message)
             await self._receive(tracker, message)
@@ -124,18 +127,37 @@ class Engine:
         """Understand and store a user message without running the bot (Rasa's
         `POST /conversations/{id}/messages`); returns the updated tracker."""
         async with self.locks.lock(message.conversation_id):
-            tracker = await self.load_tracker(message.conversation_id, message.sender_id)
+            tracker = await self._turn_tracker(message.conversation_id)
             await self._ensure_session(tracker, message)
             await self._receive(tracker, message)
             await self._save(tracker, message)
         return tracker
 
     async def load_tracker(self, conversation_id: str, sender_id: str = "") -> Tracker:
+        """A fresh tracker read from the store (never the cached one a turn may be changing)."""
         stored = await self.trackers.load(conversation_id)
-        events = events_from_dicts(stored.events) if stored else []
+        return self._tracker_from(conversation_id, stored)
+
+    def _tracker_from(self, conversation_id: str, stored: StoredTracker | None) -> Tracker:
+        if stored is None:
+            return Tracker(conversation_id, self.model.domain.slots)
+        events = events_from_dicts(stored.events)
         return Tracker(
-            conversation_id, self.model.domain.slots, events, stored.version if stored else 0
+            conversation_id, self.model.domain.slots, events, stored.version, stored.epoch
         )
+
+    async def _turn_tracker(self, conversation_id: str) -> Tracker:
+        """Under the conversation's lock: the cached tracker brought up to date with what
+        other workers stored since, or a fresh one. Put back in the cache once saved."""
+        cached = self.cache.take(conversation_id)
+        if cached is None:
+            return await self.load_tracker(conversation_id)
+        stored = await self.trackers.load_tail(conversation_id, cached.persisted, cached.epoch)
+        if stored is None or stored.start != cached.persisted:
+            return self._tracker_from(conversation_id, stored)
+        cached.extend(events_from_dicts(stored.events))
+        cached.persisted = stored.version
+        return cached
 
     async def close(self) -> None:
         """Release the action runner and the stores (each is safe to close twice)."""
@@ -276,6 +298,7 @@ class Engine:
         meta = ConversationMeta(sender_id=message.sender_id or None, channel=message.channel)
         version = await self.trackers.append(tracker.sender_id, new, tracker.persisted, meta)
         tracker.persisted = version
+        self.cache.put(tracker)
 
 
 def outbound(events: list[Event]) -> list[OutboundMessage]:

@@ -62,7 +62,7 @@ class ActionContext:
             raise ActionError(f"no action runner configured for {name!r}")
         tracker = self.tracker
         if pending:
-            tracker = Tracker(tracker.sender_id, tracker.slot_defs, [*tracker.events, *pending])
+            tracker = tracker.fork(pending)
         call = {
             "next_action": name,
             "sender_id": tracker.sender_id,

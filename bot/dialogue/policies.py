@@ -13,7 +13,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.dialogue.states import ACTION_LISTEN, State, strip_slots, tracker_states
+from bot.dialogue.states import (
+    ACTION_LISTEN,
+    State,
+    StateProgress,
+    StateWalker,
+    strip_slots,
+)
 from bot.dialogue.story_graph import (
     Trajectory,
     relevant_entities,
@@ -173,7 +179,11 @@ class PolicyEnsemble:
         self.memo.train(story_trajs, rule_trajs)
 
     def states(self, tracker: Tracker) -> list[State]:
-        return tracker_states(tracker.session_events(), self.domain, self.relevant)
+        """The tracker's states, folding in only the events added since the last call."""
+        progress = tracker.memo.get(self)
+        if not isinstance(progress, StateProgress):
+            progress = tracker.memo[self] = StateProgress(StateWalker(self.domain, self.relevant))
+        return progress.advance(tracker.applied)
 
     def predict(self, tracker: Tracker) -> Prediction | None:
         if tracker.followup_action:

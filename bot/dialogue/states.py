@@ -8,7 +8,7 @@ Rules use *partial* states that hold only the features the rule mentions.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,6 +67,39 @@ class StateWalker:
         self.features["loop"] = name or NULL
 
 
+@dataclass(slots=True)
+class StateProgress:
+    """States of a growing event list, walked incrementally: appending events to a session never
+    changes the states of the events before them, so each event is folded in once."""
+
+    walker: StateWalker
+    states: list[State] = field(default_factory=list)
+    consumed: int = 0
+    started: bool = False
+
+    def advance(self, events: Sequence[Event]) -> list[State]:
+        """All states of `events` (which must extend what was seen before), current one last."""
+        for event in events[self.consumed :]:
+            self._fold(event)
+        self.consumed = len(events)
+        return [*self.states, self.walker.state()] if self.started else list(self.states)
+
+    def _fold(self, event: Event) -> None:
+        walker = self.walker
+        if isinstance(event, UserUttered):
+            self.started = True
+            names = [e.entity for e in event.parse_data.entities] if event.parse_data else []
+            walker.user(event.intent_name, names)
+        elif isinstance(event, ActionExecuted):
+            if self.started:
+                self.states.append(walker.state())
+            walker.action(event.name)
+        elif isinstance(event, SlotSet):
+            walker.slot(event.key, event.value)
+        elif isinstance(event, ActiveLoop):
+            walker.loop(event.name)
+
+
 def tracker_states(
     events: Iterable[Event], domain: Domain, relevant_entities: set[str]
 ) -> list[State]:
@@ -74,25 +107,7 @@ def tracker_states(
 
     Only states from the first user message of the session on are returned.
     """
-    walker = StateWalker(domain, relevant_entities)
-    states: list[State] = []
-    started = False
-    for event in events:
-        if isinstance(event, UserUttered):
-            started = True
-            names = [e.entity for e in event.parse_data.entities] if event.parse_data else []
-            walker.user(event.intent_name, names)
-        elif isinstance(event, ActionExecuted):
-            if started:
-                states.append(walker.state())
-            walker.action(event.name)
-        elif isinstance(event, SlotSet):
-            walker.slot(event.key, event.value)
-        elif isinstance(event, ActiveLoop):
-            walker.loop(event.name)
-    if started:
-        states.append(walker.state())
-    return states
+    return StateProgress(StateWalker(domain, relevant_entities)).advance(list(events))
 
 
 def strip_slots(state: State) -> State:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import copy
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from bot.dialogue.events import (
@@ -67,11 +68,14 @@ class Tracker:
         slot_defs: dict[str, Slot],
         events: Iterable[Event] = (),
         version: int = 0,
+        epoch: int = 0,
     ) -> None:
         self.sender_id = sender_id
         self.slot_defs = slot_defs
         self.events: list[Event] = []
-        self.persisted = version
+        self.persisted = version  # how many of `events` the store holds
+        self.epoch = epoch  # the store's epoch when they were read (see TrackerStore.load_tail)
+        self._dicts: list[dict[str, Any]] = []  # Rasa JSON of events[: len(_dicts)], memoised
         self._reset_state()
         for event in events:
             self.events.append(event)
@@ -87,6 +91,9 @@ class Tracker:
         self.latest_action_name: str | None = None
         self.followup_action: str | None = None
         self.paused = False
+        # derived data that readers fold incrementally over `applied` (e.g. dialogue states),
+        # keyed by the reader; dropped whenever `applied` is rebuilt rather than extended
+        self.memo: dict[object, object] = {}
 
     def _replay(self) -> None:
         self._reset_state()
@@ -117,6 +124,23 @@ class Tracker:
     def new_events(self) -> list[Event]:
         return self.events[self.persisted :]
 
+    @property
+    def applied(self) -> Sequence[Event]:
+        """Applied events of the current session, not copied: read, never modify."""
+        return self._applied
+
+    def fork(self, pending: Iterable[Event] = ()) -> Tracker:
+        """A copy with `pending` events added, for showing a custom action what is about to
+        happen; cheaper than rebuilding from the events, and the original is untouched."""
+        other = copy.copy(self)
+        other.events = list(self.events)
+        other._applied = list(self._applied)
+        other._dicts = list(self._dicts)
+        other.slots = dict(self.slots)
+        other.memo = {}
+        other.extend(pending)
+        return other
+
     def session_events(self) -> list[Event]:
         """Applied events of the current session (since the last session start/restart)."""
         return list(self._applied)
@@ -139,6 +163,18 @@ class Tracker:
     def last_event_time(self) -> float | None:
         return self.events[-1].timestamp if self.events else None
 
+    def event_dicts(self) -> list[dict[str, Any]]:
+        """Rasa JSON of every event; events never change once appended, so each is encoded
+        once per tracker (custom actions get the whole tracker on every call)."""
+        for event in self.events[len(self._dicts) :]:
+            self._dicts.append(event.to_dict())
+        return [dict(d) for d in self._dicts]
+
+    @property
+    def clean(self) -> bool:
+        """Every event is stored: nothing half-done from a failed turn."""
+        return self.persisted == len(self.events)
+
     def to_rasa_dict(self) -> dict[str, Any]:
         """Rasa's tracker JSON (what rasa_sdk actions and `GET /tracker` expect)."""
         latest = self.latest_message.to_dict().get("parse_data", {}) if self.latest_message else {}
@@ -149,7 +185,7 @@ class Tracker:
             "latest_event_time": self.last_event_time,
             "followup_action": self.followup_action,
             "paused": self.paused,
-            "events": [e.to_dict() for e in self.events],
+            "events": self.event_dicts(),
             "latest_input_channel": self.latest_message.input_channel
             if self.latest_message
             else None,

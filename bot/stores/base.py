@@ -9,6 +9,7 @@ events stored for the conversation.
 from __future__ import annotations
 
 import json
+import secrets
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -64,11 +65,18 @@ class ConversationInfo:
 
 @dataclass(slots=True)
 class StoredTracker:
-    """A conversation's events as stored; `version` equals `len(events)`."""
+    """A conversation's events as stored; `version` is the number of events stored.
+
+    `events` normally holds all of them (`start` 0); `load_tail` may skip a prefix the caller
+    already has, and then `events` begins at index `start`. `epoch` changes whenever stored
+    events are rewritten (replace, delete then re-create), so a cached prefix can be checked.
+    """
 
     conversation_id: str
     events: list[Event]
     version: int
+    start: int = 0
+    epoch: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +114,11 @@ def encode_events(events: Sequence[Event]) -> list[EncodedEvent]:
     return [encode_event(event, i, now) for i, event in enumerate(events)]
 
 
+def new_epoch() -> int:
+    """A fresh random epoch: a re-created conversation never reuses an old one."""
+    return secrets.randbits(62) + 1
+
+
 def decode_event(data: str) -> Event:
     event: Event = json.loads(data)
     return event
@@ -122,6 +135,15 @@ class TrackerStore(ABC):
     @abstractmethod
     async def load(self, conversation_id: str) -> StoredTracker | None:
         """All events of a conversation in order, or None if it was never stored."""
+
+    async def load_tail(self, conversation_id: str, after: int, epoch: int) -> StoredTracker | None:
+        """Events after the first `after`, if the caller's copy of those (read at `epoch`) is
+        still what is stored; otherwise all events (`start` 0). None if never stored.
+
+        The default reads everything, which is always correct; stores override it to skip the
+        known prefix, so a cached tracker costs one small query per turn.
+        """
+        return await self.load(conversation_id)
 
     @abstractmethod
     async def append(

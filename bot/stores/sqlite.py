@@ -31,6 +31,7 @@ from bot.stores.base import (
     closed_error,
     decode_event,
     encode_events,
+    new_epoch,
 )
 
 T = TypeVar("T")
@@ -57,13 +58,15 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX zhike_events_timestamp ON zhike_events (timestamp)",
         "CREATE INDEX zhike_conversations_updated ON zhike_conversations (updated_at)",
     ),
+    # 2: an epoch per conversation, changed when its events are rewritten (see load_tail)
+    ("ALTER TABLE zhike_conversations ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0",),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _UPSERT = """
 INSERT INTO zhike_conversations
-    (conversation_id, version, sender_id, channel, created_at, updated_at)
-VALUES (?, ?, ?, ?, ?, ?)
+    (conversation_id, version, sender_id, channel, created_at, updated_at, epoch)
+VALUES (?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (conversation_id) DO UPDATE SET
     version = excluded.version,
     sender_id = COALESCE(excluded.sender_id, sender_id),
@@ -189,22 +192,33 @@ class SQLiteTrackerStore(TrackerStore):
         version = first_seq + len(encoded)
         meta = meta or ConversationMeta()
         now = time.time()
-        conn.execute(_UPSERT, (conversation_id, version, meta.sender_id, meta.channel, now, now))
+        row = (conversation_id, version, meta.sender_id, meta.channel, now, now, new_epoch())
+        conn.execute(_UPSERT, row)
         return version
 
     # -- public API -------------------------------------------------------------------------
 
     async def load(self, conversation_id: str) -> StoredTracker | None:
+        return await self.load_tail(conversation_id, 0, 0)
+
+    async def load_tail(self, conversation_id: str, after: int, epoch: int) -> StoredTracker | None:
         def body(conn: sqlite3.Connection) -> StoredTracker | None:
             with _read_transaction(conn):
-                if self._info(conn, conversation_id) is None:
-                    return None
-                rows = conn.execute(
-                    "SELECT data FROM zhike_events WHERE conversation_id = ? ORDER BY seq",
+                row = conn.execute(
+                    "SELECT version, epoch FROM zhike_conversations WHERE conversation_id = ?",
                     (conversation_id,),
+                ).fetchone()
+                if row is None:
+                    return None
+                version, stored_epoch = int(row[0]), int(row[1])
+                start = after if stored_epoch == epoch and 0 <= after <= version else 0
+                rows = conn.execute(
+                    "SELECT data FROM zhike_events WHERE conversation_id = ? AND seq >= ?"
+                    " ORDER BY seq",
+                    (conversation_id, start),
                 ).fetchall()
             events = [decode_event(data) for (data,) in rows]
-            return StoredTracker(conversation_id, events, len(events))
+            return StoredTracker(conversation_id, events, version, start, stored_epoch)
 
         return await self._run(body)
 
@@ -243,7 +257,12 @@ class SQLiteTrackerStore(TrackerStore):
                 conn.execute(
                     "DELETE FROM zhike_events WHERE conversation_id = ?", (conversation_id,)
                 )
-                return self._write(conn, conversation_id, encoded, 0, meta)
+                version = self._write(conn, conversation_id, encoded, 0, meta)
+                conn.execute(
+                    "UPDATE zhike_conversations SET epoch = ? WHERE conversation_id = ?",
+                    (new_epoch(), conversation_id),
+                )
+                return version
 
         return await self._run(body)
 
