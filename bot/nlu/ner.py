@@ -41,6 +41,7 @@ from spacy.tokens import Doc
 from thinc.api import Adam, Model, Optimizer, set_dropout_rate
 
 from bot.nlu.component import Component, NLUMessage, Normalized, TrainContext
+from bot.nlu.ner_fast import FastTagger
 from bot.nlu.synonyms import fold, normalized, source_span
 from bot.nlu.types import Entity, NLUData, TrainingExample
 
@@ -49,6 +50,7 @@ logger = logging.getLogger(__name__)
 _CHAR_TOKEN = re.compile(r"[A-Za-z0-9_]+|\s+|.", re.DOTALL)
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _NONE = "-"  # gazetteer feature of a token outside every known value
+_PROBES = ("我想查一下北京明天的天气", "A1 😀 ok")  # checked against thinc when loading
 Spans = list[tuple[int, int]]
 
 
@@ -184,6 +186,7 @@ class ZhikeNER(Component):
         "seed": 42,
         "max_chars": 2000,  # longer messages are tagged on their first `max_chars` characters
     }
+    _fast: FastTagger | None = None  # numpy replay of the trained model (derived, not pickled)
 
     def __init__(self, config: dict[str, Any] | None = None, language: str = "zh") -> None:
         super().__init__(config, language)
@@ -256,6 +259,7 @@ class ZhikeNER(Component):
             logger.info("ZhikeNER: no annotated entities, nothing to train")
             self.nlp = None
             return
+        self._fast = None
         self.gazetteer = self._gazetteer(annotated, data)
         random.seed(self.config["seed"])
         spacy.util.fix_random_seed(self.config["seed"])
@@ -272,6 +276,7 @@ class ZhikeNER(Component):
         model.initialize(X=docs, Y=[np.zeros((len(d), len(index)), "f") for d in docs])
         epochs = self._fit(model, pairs, started)
         self.stats = {"train_seconds": time.perf_counter() - started, "epochs": epochs}
+        self._fast = self._fast_tagger()
 
     def _hidden(
         self, norm: Normalized, gold: list[tuple[int, int, str]], rng: random.Random
@@ -357,7 +362,9 @@ class ZhikeNER(Component):
         if self.nlp is None or not text.strip():
             return []
         sample = self._sample(text, [], set())
-        probs = self._model().predict([self._doc(sample)])[0]
+        doc = self._doc(sample)
+        fast = self._fast
+        probs = fast.predict(doc) if fast is not None else self._model().predict([doc])[0]
         labels = self._tagger().labels
         best = probs.argmax(axis=1)
         tags = [labels[int(k)] for k in best]
@@ -400,6 +407,16 @@ class ZhikeNER(Component):
         if state["model"] is not None:
             self.nlp = self._blank()
             self.nlp.from_bytes(state["model"])
+            self._fast = self._fast_tagger()
+
+    def _fast_tagger(self) -> FastTagger | None:
+        """The numpy replay of the model if it reproduces thinc on a probe, else None."""
+        fast = FastTagger.from_model(self._model())
+        probes = [self._doc(self._sample(text, [], set())) for text in _PROBES]
+        if fast is None or not fast.matches(self._model(), probes):
+            logger.debug("ZhikeNER: model not replayable in numpy, tagging with thinc")
+            return None
+        return fast
 
 
 def bio(tokens: Spans, spans: list[tuple[int, int, str]], outside: str) -> list[str]:
