@@ -10,10 +10,10 @@ import time
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.markup import escape
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from bot.cli_common import ProjectOpt, _fail, _progress, console, out
+from bot.cli_kb import kb_app
 from bot.errors import ProjectErrors, ZhikeError
 
 app = typer.Typer(
@@ -25,33 +25,7 @@ test_app = typer.Typer(help="Evaluate NLU and test stories.", no_args_is_help=Tr
 data_app = typer.Typer(help="Convert training data.", no_args_is_help=True)
 app.add_typer(test_app, name="test")
 app.add_typer(data_app, name="data")
-# soft_wrap: never break long lines (file:line paths) when output goes to a pipe or a log
-console = Console(stderr=True, soft_wrap=True)
-out = Console(soft_wrap=True)
-
-ProjectOpt = typer.Option(Path("."), "--project", "-p", help="Project directory.")
-
-
-def _fail(exc: Exception) -> None:
-    if isinstance(exc, ProjectErrors):
-        console.print(
-            f"[red]项目有 {len(exc.errors)} 处问题 / {len(exc.errors)} problem(s) found:[/red]"
-        )
-        for err in exc.errors:
-            console.print(f"  • {err}", markup=False, highlight=False)
-    else:
-        console.print(f"[red]错误 / error:[/red] {escape(str(exc))}", highlight=False)
-    raise typer.Exit(1)
-
-
-def _progress() -> Progress:
-    return Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    )
+app.add_typer(kb_app, name="kb")
 
 
 @app.command()
@@ -204,7 +178,8 @@ def test_stories(
     report: Path | None = typer.Option(None, "--out", help="Write the JSON report here."),
 ) -> None:
     """Replay test stories (Rasa's format) and print passed/failed per story."""
-    from bot.runtime import load_or_train
+    from bot.project.loader import load_project
+    from bot.runtime import load_or_train, open_knowledge_base
     from bot.testing.story_replay import StoryReplayer, find_test_story_files, load_test_stories
 
     root = project.resolve()
@@ -220,7 +195,12 @@ def test_stories(
         with _progress() as progress:
             progress.add_task("loading model…", total=None)
             model = load_or_train(root)
-        result = StoryReplayer(model).run(stories)
+            kb = open_knowledge_base(root, load_project(root, validate=False))
+        try:
+            result = StoryReplayer(model, kb).run(stories)
+        finally:
+            if kb is not None:
+                kb.close()
     except ZhikeError as exc:
         _fail(exc)
         return

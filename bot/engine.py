@@ -50,14 +50,21 @@ MAX_PREDICTIONS = 10
 MAX_TEXT_CHARS = 20_000  # longer messages are stored truncated
 KB_ACTION = "action_knowledge_base"
 TWO_STAGE = "action_two_stage_fallback"
+FALLBACK_ACTIONS = frozenset({TWO_STAGE, "action_default_fallback", "utter_out_of_scope"})
 
 
 class KnowledgeHook(Protocol):
-    """The knowledge base, consulted when no rule/form/story claims a message."""
+    """The knowledge base, consulted once per message before the bot acts on it.
+
+    `claimed` says a rule, form or story already chose a (non-fallback) action: the hook then
+    answers only when it is clearly better than a weak intent. It returns the events of its
+    reply (it answered, clarified or recorded feedback) or None to let the bot go on."""
 
     async def answer(
-        self, tracker: Tracker, parse: ParseResult, channel: str | None
+        self, tracker: Tracker, parse: ParseResult, channel: str | None, claimed: bool
     ) -> list[Event] | None: ...
+
+    def close(self) -> None: ...
 
 
 @dataclass(slots=True)
@@ -90,6 +97,7 @@ class Engine:
         runner: ActionRunner | None = None,
         kb: KnowledgeHook | None = None,
         tracker_cache: int = DEFAULT_CAPACITY,
+        exclusive: bool = False,
     ) -> None:
         self.model = model
         self.trackers = trackers or InMemoryTrackerStore()
@@ -97,6 +105,9 @@ class Engine:
         self.runner = runner
         self.kb = kb
         self.cache = TrackerCache(tracker_cache)
+        # True when no other process writes these conversations (one server process, locks in
+        # memory): a cached tracker is then current without asking the store
+        self.exclusive = exclusive
         self.nlg = NLG.create(model.domain, model.language)
 
     # ------------------------------------------------------------ public API
@@ -152,6 +163,8 @@ class Engine:
         cached = self.cache.take(conversation_id)
         if cached is None:
             return await self.load_tracker(conversation_id)
+        if self.exclusive:
+            return cached
         stored = await self.trackers.load_tail(conversation_id, cached.persisted, cached.epoch)
         if stored is None or stored.start != cached.persisted:
             return self._tracker_from(conversation_id, stored)
@@ -163,6 +176,8 @@ class Engine:
         """Release the action runner and the stores (each is safe to close twice)."""
         if self.runner is not None:
             await self.runner.close()
+        if self.kb is not None:
+            self.kb.close()
         await self.trackers.close()
         await self.locks.close()
 
@@ -218,12 +233,12 @@ class Engine:
         return {requested} if requested else set()
 
     async def _predict_and_run(self, tracker: Tracker, channel: str | None) -> None:
-        for _ in range(MAX_PREDICTIONS):
+        for step in range(MAX_PREDICTIONS):
             prediction = self.model.policies.predict(tracker)
+            if step == 0 and await self._knowledge(tracker, channel, prediction):
+                break
             if prediction is None:
-                prediction = await self._nothing_claimed(tracker, channel)
-                if prediction is None:
-                    continue
+                prediction = self._fallback()
             if prediction.action == ACTION_LISTEN or self._rejected_this_turn(
                 tracker, prediction.action
             ):
@@ -242,17 +257,27 @@ class Engine:
             for e in tracker.events_after_latest_user()
         )
 
-    async def _nothing_claimed(self, tracker: Tracker, channel: str | None) -> Prediction | None:
-        """No rule, form or story claims the message: knowledge base, then two-stage fallback."""
+    async def _knowledge(
+        self, tracker: Tracker, channel: str | None, prediction: Prediction | None
+    ) -> bool:
+        """Let the knowledge base reply to the new message; True if it did."""
         latest = tracker.latest_message
-        if self.kb is not None and latest is not None and latest.parse_data is not None:
-            answer = await self.kb.answer(tracker, latest.parse_data, channel)
-            if answer:
-                tracker.update(ActionExecuted(name=KB_ACTION, policy="KnowledgeBase"))
-                tracker.extend(answer)
-                return None
-        fallback = self.model.policies.core_fallback_action or TWO_STAGE
-        return Prediction(fallback, 0.0, "fallback")
+        if self.kb is None or latest is None or latest.parse_data is None:
+            return False
+        if prediction is not None and (tracker.active_loop or prediction.policy == "followup"):
+            return False  # a form asking its questions, or a forced next action, owns it
+        fallbacks = {*FALLBACK_ACTIONS, self.model.policies.core_fallback_action}
+        claimed = prediction is not None and prediction.action not in fallbacks
+        events = await self.kb.answer(tracker, latest.parse_data, channel, claimed)
+        if not events:
+            return False
+        tracker.update(ActionExecuted(name=KB_ACTION, policy="KnowledgeBase"))
+        tracker.extend(events)
+        return True
+
+    def _fallback(self) -> Prediction:
+        """No rule, form or story claims the message (and the KB passed): two-stage fallback."""
+        return Prediction(self.model.policies.core_fallback_action or TWO_STAGE, 0.0, "fallback")
 
     async def _run(self, prediction: Prediction, tracker: Tracker, channel: str | None) -> None:
         name = prediction.action

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from bot import model as model_io
 from bot.engine import Engine, create_runner
 from bot.errors import ModelNotFound, ZhikeError
+from bot.kb.config import kb_settings
+from bot.kb.hook import KBResponder
+from bot.kb.service import KnowledgeBase, seed_files
 from bot.model import TrainedModel
 from bot.project.loader import Project, load_project
 from bot.stores.factory import create_stores
@@ -56,13 +60,34 @@ def load_or_train(root: Path, progress: Callable[[str], None] | None = None) -> 
 
 
 def build_engine(
-    root: Path, model: TrainedModel, project: Project | None = None, store_url: str | None = None
+    root: Path,
+    model: TrainedModel,
+    project: Project | None = None,
+    store_url: str | None = None,
+    env: Mapping[str, str] | None = None,
+    exclusive: bool = False,
 ) -> Engine:
     """An engine over the project's stores (endpoints.yml) and custom actions."""
     project = project or load_project(root, validate=False)
     endpoints = project.endpoints
-    stores = create_stores(store_url or endpoints.tracker_store or None, project_dir=root)
+    # exclusive: this process alone runs turns on the store (one server worker), so per-
+    # conversation locks can live in memory and cached trackers need no re-check
+    url = store_url or endpoints.tracker_store or None
+    stores = create_stores(url, project_dir=root, shared=not exclusive)
     runner = create_runner(root, endpoints.action_url, endpoints.action_token)
-    engine = Engine(model, stores.trackers, stores.locks, runner)
+    kb = open_knowledge_base(root, project, env)
+    hook = KBResponder(kb) if kb else None
+    engine = Engine(model, stores.trackers, stores.locks, runner, hook, exclusive=exclusive)
     engine.parse("你好" if model.language == "zh" else "hello")  # warm up lazy NLU resources
     return engine
+
+
+def open_knowledge_base(
+    root: Path, project: Project, env: Mapping[str, str] | None = None
+) -> KnowledgeBase | None:
+    """The project's knowledge base, if it has one (`kb/` or an existing store) and it is on."""
+    settings = kb_settings(project.endpoints.raw.get("knowledge_base"), env or os.environ)
+    db = settings.db if settings.db.is_absolute() else root / settings.db
+    if not settings.enabled or not (seed_files(root / settings.source) or db.exists()):
+        return None
+    return KnowledgeBase.open(root, settings, project.nlu.synonyms)

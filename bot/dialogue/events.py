@@ -228,6 +228,38 @@ class Handoff(Event):
 
 
 @dataclass(kw_only=True)
+class KnowledgeBaseAnswered(Event):
+    """Zhike: the knowledge base answered (`outcome` "answer") or offered its best matches
+    ("clarify"); `feedback` events ("unsolved", "thumbs_down", "thumbs_up") rate an answer."""
+
+    type_name: ClassVar[str] = "kb"
+    outcome: str = "answer"  # answer | clarify | feedback
+    entry_id: str | None = None
+    score: float | None = None
+    query: str = ""
+    candidates: list[dict[str, Any]] = field(default_factory=list)  # [{"id", "score"}]
+
+    def _fields(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"outcome": self.outcome, "entry_id": self.entry_id}
+        out["score"] = self.score
+        out["query"] = self.query
+        if self.candidates:
+            out["candidates"] = self.candidates
+        return out
+
+    @classmethod
+    def _from(cls, d: dict[str, Any]) -> Event:
+        score = d.get("score")
+        return cls(
+            outcome=str(d.get("outcome") or "answer"),
+            entry_id=d.get("entry_id"),
+            score=float(score) if isinstance(score, int | float) else None,
+            query=str(d.get("query") or ""),
+            candidates=[c for c in d.get("candidates") or [] if isinstance(c, dict)],
+        )
+
+
+@dataclass(kw_only=True)
 class UnknownEvent(Event):
     """An event type we do not interpret (reminders, exports …), kept as it came."""
 

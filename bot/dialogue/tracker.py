@@ -165,10 +165,11 @@ class Tracker:
 
     def event_dicts(self) -> list[dict[str, Any]]:
         """Rasa JSON of every event; events never change once appended, so each is encoded
-        once per tracker (custom actions get the whole tracker on every call)."""
+        once per tracker (custom actions get the whole tracker on every call). The dicts are
+        shared with the memo: readers must not modify them."""
         for event in self.events[len(self._dicts) :]:
             self._dicts.append(event.to_dict())
-        return [dict(d) for d in self._dicts]
+        return list(self._dicts)
 
     @property
     def clean(self) -> bool:

@@ -24,7 +24,7 @@ from fastapi.staticfiles import StaticFiles
 
 import bot
 from bot.channel import Channel
-from bot.server import health, rasa_api
+from bot.server import health, kb_api, rasa_api
 from bot.server.errors import BodyLimitMiddleware, install_error_handlers
 from bot.server.logging import configure_logging
 from bot.server.metrics import HttpMetricsMiddleware, Metrics
@@ -85,6 +85,7 @@ def create_app(settings: Settings | None = None, state: ServerState | None = Non
     app.state.auth = state.auth
     install_error_handlers(app)
     app.include_router(rasa_api.router)
+    app.include_router(kb_api.router)
     app.include_router(health.router)
     for channel in _channels(state):
         app.include_router(channel.router())

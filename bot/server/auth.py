@@ -26,6 +26,8 @@ ROUTE_ROLES: dict[str, tuple[str, ...]] = {
     "tracker_read": ("admin", "supervisor", "agent"),
     "tracker_write": ("admin", "supervisor"),
     "model_write": ("admin", "editor"),
+    "kb_read": ("admin", "editor", "supervisor", "agent"),
+    "kb_write": ("admin", "editor"),
 }
 
 _bearer = HTTPBearer(auto_error=False, description="API token: `Authorization: Bearer <token>`")

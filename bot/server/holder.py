@@ -24,5 +24,7 @@ class EngineHolder:
     async def swap(self, model: TrainedModel) -> Engine:
         async with self._lock:
             old = self.engine
-            self.engine = Engine(model, old.trackers, old.locks, old.runner, old.kb)
+            self.engine = Engine(
+                model, old.trackers, old.locks, old.runner, old.kb, exclusive=old.exclusive
+            )
             return self.engine

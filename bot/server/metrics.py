@@ -158,7 +158,9 @@ def metered(
     model: TrainedModel, base: Engine, metrics: Metrics, turns: TurnTracker
 ) -> MeteredEngine:
     """An engine for `model` sharing `base`'s stores, locks, action runner and knowledge base."""
-    out = MeteredEngine(model, base.trackers, base.locks, base.runner, base.kb)
+    out = MeteredEngine(
+        model, base.trackers, base.locks, base.runner, base.kb, exclusive=base.exclusive
+    )
     out.metrics, out.turns = metrics, turns
     return out
 

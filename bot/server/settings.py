@@ -55,6 +55,9 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 5005
     workers: int = 1
+    # another process (a second `zhike run` on this host) uses the same tracker store: keep
+    # cross-process conversation locks even with one worker
+    shared_store: bool = False
     tracker_store: str = DEFAULT_URL
     auth_token: str | None = None
     api_tokens: tuple[ApiToken, ...] = ()
@@ -115,6 +118,7 @@ _SCALARS: dict[str, Parser] = {
     "host": str,
     "port": _int,
     "workers": _int,
+    "shared_store": _bool,
     "tracker_store": str,
     "auth_token": str,
     "cors_origins": _list,

@@ -18,6 +18,8 @@ from pathlib import Path
 
 from bot import model as model_io
 from bot.errors import ModelNotFound, ZhikeError
+from bot.kb.hook import KBResponder
+from bot.kb.service import KnowledgeBase
 from bot.model import TrainedModel
 from bot.runtime import build_engine, train_project
 from bot.server.auth import Authenticator
@@ -62,11 +64,17 @@ class ServerState:
     training_jobs: int = 0
     _reload: asyncio.Lock = field(default_factory=asyncio.Lock)
     _watcher: asyncio.Task[None] | None = None
+    _kb_sync: asyncio.Task[None] | None = None
 
     @classmethod
     def build(cls, settings: Settings, metrics: Metrics) -> ServerState:
         model, path = initial_model(settings)
-        engine = build_engine(settings.project, model, store_url=settings.tracker_store)
+        engine = build_engine(
+            settings.project,
+            model,
+            store_url=settings.tracker_store,
+            exclusive=settings.workers == 1 and not settings.shared_store,
+        )
         holder = MeteredHolder(engine, metrics=metrics)
         return cls(
             settings, holder, Authenticator(settings), path, newest_model(settings.models_path)
@@ -75,6 +83,11 @@ class ServerState:
     @property
     def metrics(self) -> Metrics:
         return self.holder.metrics
+
+    @property
+    def knowledge(self) -> KnowledgeBase | None:
+        hook = self.holder.engine.kb
+        return hook.kb if isinstance(hook, KBResponder) else None
 
     # ------------------------------------------------------------ reloading
     def resolve_model_file(self, raw: str) -> Path:
@@ -156,13 +169,16 @@ class ServerState:
     def start(self) -> None:
         if self.settings.model_poll_seconds > 0:
             self._watcher = asyncio.create_task(self._watch(), name="zhike-model-watcher")
+        if self.knowledge is not None:  # other workers' KB edits
+            self._kb_sync = asyncio.create_task(self.knowledge.run_sync(), name="zhike-kb-sync")
 
     async def close(self) -> None:
         """Stop watching, let turns in flight finish (bounded), then close the stores."""
-        if self._watcher is not None:
-            self._watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watcher
+        for task in (self._watcher, self._kb_sync):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         turns = self.holder.turns
         if turns.active:
             log.info("waiting for %d turn(s) in flight", turns.active)

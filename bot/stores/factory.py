@@ -32,6 +32,9 @@ class StoreConfig:
     project_dir: Path = field(default_factory=Path.cwd)
     busy_timeout: float = 10.0  # seconds SQLite waits for another process's write lock
     lock_directory: Path | None = None  # default: the database's directory
+    # other processes may run turns of the same conversations (--workers N): cross-process
+    # locks; False keeps locks in memory (one server process owns its conversations)
+    shared: bool = True
 
 
 @dataclass(slots=True)
@@ -72,8 +75,10 @@ def _sqlite(url: SplitResult, config: StoreConfig) -> Stores:
     path = sqlite_path(url, config.project_dir)
     if path is None:
         return Stores(SQLiteTrackerStore(":memory:", config.busy_timeout), InMemoryLockStore())
-    lock_directory = config.lock_directory or path.parent
-    return Stores(SQLiteTrackerStore(path, config.busy_timeout), FileLockStore(lock_directory))
+    trackers = SQLiteTrackerStore(path, config.busy_timeout)
+    if not config.shared:
+        return Stores(trackers, InMemoryLockStore())
+    return Stores(trackers, FileLockStore(config.lock_directory or path.parent))
 
 
 def _not_yet(extra: str) -> Builder:
@@ -124,11 +129,14 @@ def url_from_endpoint(section: Mapping[str, Any] | None) -> str:
 def create_stores(
     url_or_config: str | StoreConfig | Mapping[str, Any] | None = None,
     project_dir: str | Path | None = None,
+    shared: bool | None = None,
 ) -> Stores:
     """Tracker and lock stores for a URL, a StoreConfig or an endpoints.yml `tracker_store`."""
     config = _config(url_or_config)
     if project_dir is not None:
         config = replace(config, project_dir=Path(project_dir))
+    if shared is not None:
+        config = replace(config, shared=shared)
     url = urlsplit(config.url.strip())
     builder = BACKENDS.get(url.scheme.lower())
     if builder is None:

@@ -22,7 +22,10 @@ from bot.dialogue.events import (
     SlotSet,
     UserUttered,
 )
+from bot.dialogue.policies import Prediction
 from bot.dialogue.tracker import ACTION_LISTEN, Tracker
+from bot.engine import FALLBACK_ACTIONS, KB_ACTION
+from bot.kb.service import KnowledgeBase
 from bot.model import TrainedModel
 from bot.nlu.normalize import normalize
 from bot.nlu.types import IntentScore, ParseResult
@@ -118,9 +121,12 @@ def load_test_stories(paths: list[Path]) -> tuple[list[StoryBlock], TrainingDocs
 
 
 class StoryReplayer:
-    def __init__(self, model: TrainedModel) -> None:
+    def __init__(self, model: TrainedModel, kb: KnowledgeBase | None = None) -> None:
         self.model = model
         self.domain = model.domain
+        self.kb = kb
+        # the KB's verdict on the latest user text, if it would reply (see `predict`)
+        self._kb_reply: tuple[float, float] | None = None  # (KB score, intent confidence)
 
     def run(self, stories: list[StoryBlock]) -> StoriesReport:
         return StoriesReport([self.run_one(story) for story in stories])
@@ -162,6 +168,8 @@ class StoryReplayer:
     def predict(self, tracker: Tracker) -> str:
         prediction = self.model.policies.predict(tracker)
         fallback = self.model.policies.core_fallback_action or FALLBACK_ACTION
+        if tracker.latest_action_name == ACTION_LISTEN and self._kb_claims(prediction, fallback):
+            return KB_ACTION
         action = prediction.action if prediction else fallback
         base = action.removeprefix("utter_")
         latest = tracker.latest_message
@@ -170,6 +178,19 @@ class StoryReplayer:
             if chosen is not None:  # Rasa reports retrieval actions with their response key
                 return f"utter_{chosen.name}"
         return action
+
+    def _kb_claims(self, prediction: Prediction | None, fallback: str) -> bool:
+        """The engine's rule: the KB replies when nothing but a fallback claims the message,
+        or when its answer beats a weak intent (see `Engine._knowledge`)."""
+        if self._kb_reply is None or self.kb is None:
+            return False
+        score, confidence = self._kb_reply
+        if prediction is None or prediction.action in {*FALLBACK_ACTIONS, fallback}:
+            return True
+        s = self.kb.settings
+        return score >= s.answer_threshold and confidence < s.override_intent_below < 1.0 and (
+            score > confidence
+        )
 
     def _expect(self, tracker: Tracker, expected: str, line: int, result: StoryResult) -> None:
         predicted = self.predict(tracker)
@@ -182,8 +203,10 @@ class StoryReplayer:
     def _user_event(self, step: UserStep, result: StoryResult) -> UserUttered:
         gold = step.intent
         parse: ParseResult | None = None
+        self._kb_reply = None
         if step.text:
             parse = self.model.interpreter.parse(step.text)
+            self._kb_reply = self._kb_verdict(step.text, parse)
             if gold and parse.intent.name not in (gold, gold.split("/", 1)[0]):
                 result.failures.append(Failure(step.line, "intent", gold, parse.intent.name))
             if step.entities:
@@ -206,6 +229,15 @@ class StoryReplayer:
         if "/" in intent:
             final.retrieval = {intent.split("/", 1)[0]: IntentScore(intent, 1.0)}
         return UserUttered(text=final.text, parse_data=final)
+
+
+    def _kb_verdict(self, text: str, parse: ParseResult) -> tuple[float, float] | None:
+        if self.kb is None:
+            return None
+        decision = self.kb.decide(text)
+        if decision.outcome == "pass" or decision.best is None:
+            return None
+        return decision.best.score, parse.intent.confidence
 
 
 def _comparable(value: object, language: str) -> str:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -12,12 +12,16 @@ from bot.dialogue.events import (
     ActionExecuted,
     BotUttered,
     Event,
+    KnowledgeBaseAnswered,
     SessionStarted,
     SlotSet,
     UserUttered,
     event_from_dict,
 )
+from bot.dialogue.tracker import Tracker
 from bot.engine import MAX_TEXT_CHARS, Engine, TurnResult, outbound
+from bot.kb.hook import KBResponder
+from bot.kb.service import KnowledgeBase
 from bot.messages import InboundMessage
 from bot.model import TrainedModel
 from bot.stores.base import TrackerStore
@@ -285,3 +289,120 @@ def test_outbound_renders_every_kind() -> None:
     assert out[1].url == "https://x/y.png"
     assert out[2].metadata == {"custom": {"a": 1}}
     assert out[3].metadata == {"custom": {"attachment": {"f": 1}}}
+
+
+# ------------------------------------------------------------------ knowledge base
+TEA_FAQ = Path(__file__).parents[1] / "fixtures" / "kb" / "tea_faq.yml"
+
+
+@pytest.fixture
+def tea_kb(tmp_path: Path) -> Iterator[KBResponder]:
+    import shutil
+
+    (tmp_path / "kb").mkdir()
+    shutil.copy(TEA_FAQ, tmp_path / "kb" / "faq.yml")
+    hook = KBResponder(KnowledgeBase.open(tmp_path))
+    yield hook
+    hook.close()
+
+
+def kb_events(result: TurnResult) -> list[KnowledgeBaseAnswered]:
+    return [e for e in result.events if isinstance(e, KnowledgeBaseAnswered)]
+
+
+async def test_unclaimed_question_is_answered_from_the_kb(
+    zh_model: TrainedModel, tea_kb: KBResponder
+) -> None:
+    engine = Engine(zh_model, kb=tea_kb)
+    result = await turn(engine, "积分能换什么东西")  # zh_mini's NLU: nlu_fallback
+    assert [e.entry_id for e in kb_events(result)] == ["faq_points"]
+    actions = [e.name for e in result.events if isinstance(e, ActionExecuted)]
+    assert actions == [*actions[:-2], "action_knowledge_base", "action_listen"]
+    assert any("100积分可抵扣1元" in t for t in said(result))
+    tracker = await engine.load_tracker("c")  # the KB event is stored with the turn
+    assert any(isinstance(e, KnowledgeBaseAnswered) for e in tracker.events)
+
+
+async def test_retrieval_intent_faq_still_answers_before_the_kb(
+    zh_model: TrainedModel, tea_kb: KBResponder
+) -> None:
+    engine = Engine(zh_model, kb=tea_kb)
+    result = await turn(engine, "可以用微信付款吗")  # data/faq.yml: faq/payment
+    assert kb_events(result) == []
+    assert said(result)
+
+
+async def test_clarification_button_leads_to_the_chosen_answer(
+    zh_model: TrainedModel, tea_kb: KBResponder
+) -> None:
+    from dataclasses import replace
+
+    tea_kb.kb.settings = replace(tea_kb.kb.settings, answer_threshold=1.0, clarify_threshold=0.0)
+    engine = Engine(zh_model, kb=tea_kb)
+    first = await turn(engine, "积分和发票")
+    menu = [m for m in first.messages if m.buttons]
+    assert menu and menu[0].text == "您是想问以下哪个问题？"
+    button = menu[0].buttons[0]
+    second = await turn(engine, button.title, payload=button.payload)
+    answered = kb_events(second)
+    assert answered and answered[0].outcome == "answer"
+    assert answered[0].query == "积分和发票"
+    assert answered[0].entry_id and button.payload.endswith(f'"{answered[0].entry_id}"}}')
+
+
+async def test_nothing_matching_falls_back_as_before(
+    zh_model: TrainedModel, tea_kb: KBResponder
+) -> None:
+    from dataclasses import replace
+
+    tea_kb.kb.settings = replace(tea_kb.kb.settings, answer_threshold=1.0, clarify_threshold=1.0)
+    engine = Engine(zh_model, kb=tea_kb)
+    result = await turn(engine, "积分和发票")  # nlu_fallback, and the KB passes
+    assert kb_events(result) == []
+    assert any(
+        isinstance(e, ActionExecuted) and e.name == "action_two_stage_fallback"
+        for e in result.events
+    )
+
+
+# ------------------------------------------------------------------ tracker cache
+async def test_cached_tracker_sees_turns_taken_by_another_worker(
+    zh_model: TrainedModel, tmp_path: Path
+) -> None:
+    first, second = SQLiteTrackerStore(tmp_path / "t.db"), SQLiteTrackerStore(tmp_path / "t.db")
+    a, b = Engine(zh_model, first), Engine(zh_model, second)
+    try:
+        await turn(a, "你好", conv="shared")
+        assert len(a.cache) == 1
+        await turn(b, "我要一杯奶茶", conv="shared")  # the other worker
+        await turn(a, "大杯", conv="shared")
+        fresh = await a.load_tracker("shared")
+        cached = a.cache.take("shared")
+        assert cached is not None
+        def shape(t: Tracker) -> list[tuple[str, object]]:
+            return [(e.type_name, e.to_dict().get("text") or e.to_dict().get("name")) for e in t.events]
+
+        assert shape(cached) == shape(fresh) and cached.slots == fresh.slots
+        texts = [e.text for e in fresh.events if isinstance(e, UserUttered)]
+        assert texts == ["你好", "我要一杯奶茶", "大杯"]
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_failed_save_drops_the_cached_tracker(zh_model: TrainedModel, tmp_path: Path) -> None:
+    store = SQLiteTrackerStore(tmp_path / "t.db")
+    engine = Engine(zh_model, store)
+    try:
+        await turn(engine, "你好", conv="c1")
+        await store.append("c1", [{"event": "slot", "name": "x", "value": 1}], expected_version=999)
+    except Exception:
+        pass
+    try:
+        await store.replace("c1", [])  # rewritten behind the engine's back
+        result = await turn(engine, "你好", conv="c1")
+        assert said(result)
+        tracker = await engine.load_tracker("c1")
+        assert sum(isinstance(e, UserUttered) for e in tracker.events) == 1
+    finally:
+        await store.close()

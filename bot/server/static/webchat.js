@@ -73,6 +73,9 @@
     ".bubble img{display:block;max-width:100%;border-radius:10px}",
     ".bubble.media{padding:4px}",
     ".quick{display:flex;flex-wrap:wrap;gap:8px}",
+    ".rate{display:flex;align-items:center;gap:6px;font-size:12px;color:var(--zk-muted)}",
+    ".rate button{border:1px solid var(--zk-line);border-radius:12px;background:#fff;padding:2px 10px;cursor:pointer;color:#374151;font-size:12px}",
+    ".rate button:hover,.rate button:focus-visible{border-color:var(--zk-primary);color:var(--zk-primary)}",
     ".chip{padding:6px 14px;border:1px solid #bfd0fb;border-radius:18px;background:#fff;color:var(--zk-primary);",
     "font-size:14px;transition:background .15s,border-color .15s}",
     ".chip:hover{background:#eef3ff;border-color:var(--zk-primary)}",
@@ -151,6 +154,9 @@
     said: "说：",
     typing: "正在输入…",
     powered: "由 知客 Zhike 提供智能客服服务",
+    rate: "这个回答对您有帮助吗？",
+    helpful: "有帮助",
+    unhelpful: "没有帮助",
   };
 
   function el(tag, attrs, children) {
@@ -578,7 +584,26 @@
     }
     if (m.custom) parts.push.apply(parts, this.customParts(m.custom));
     if (m.buttons && m.buttons.length) parts.push(this.quickReplies(m.buttons));
+    if (m.kb && m.kb.entry_id) parts.push(this.rating(m.kb.entry_id));
     return parts;
+  };
+
+  /** Thumbs up/down under a knowledge-base answer; the choice goes back as a payload. */
+  WebChat.prototype.rating = function (entryId) {
+    var self = this;
+    function choice(helpful, label, icon) {
+      var payload = "/kb_feedback" + JSON.stringify({ kb_entry: entryId, helpful: helpful });
+      return el("button", {
+        type: "button", text: icon + " " + label, "aria-label": label,
+        onclick: function (e) {
+          e.currentTarget.parentNode.remove();
+          self.send(label, payload, label);
+        },
+      });
+    }
+    return el("div", { class: "rate quick", role: "group", "aria-label": TEXT.rate }, [
+      el("span", { text: TEXT.rate }), choice(true, TEXT.helpful, "👍"), choice(false, TEXT.unhelpful, "👎"),
+    ]);
   };
 
   /** `custom` payloads: {type: card|link}, Rasa/Messenger generic templates, or {text}. */

@@ -127,3 +127,51 @@ def test_processes_appending_to_one_conversation_lose_nothing(tmp_path: Path) ->
                 assert mine == [f"{w}-{i}" for i in range(25)]
 
     asyncio.run(check())
+
+
+async def test_load_tail_skips_a_known_prefix_only_while_it_is_valid(tmp_path: Path) -> None:
+    async with SQLiteTrackerStore(tmp_path / "t.db") as store:
+        assert await store.load_tail("c", 0, 0) is None
+        await store.append("c", [user("一"), user("二")], expected_version=0)
+        full = await store.load("c")
+        assert full is not None and full.start == 0 and full.epoch != 0
+        await store.append("c", [user("三")], expected_version=2)
+        tail = await store.load_tail("c", 2, full.epoch)
+        assert tail is not None and (tail.start, tail.version) == (2, 3)
+        assert [e["text"] for e in tail.events] == ["三"]
+        same = await store.load_tail("c", 3, full.epoch)
+        assert same is not None and same.events == [] and same.start == 3
+        stale = await store.load_tail("c", 2, full.epoch + 1)  # another epoch: everything
+        assert stale is not None and stale.start == 0 and len(stale.events) == 3
+        await store.replace("c", [user("新"), user("的"), user("历史")])
+        rewritten = await store.load_tail("c", 3, full.epoch)
+        assert rewritten is not None and rewritten.start == 0 and rewritten.epoch != full.epoch
+        await store.delete("c")
+        await store.append("c", [user("重新开始")] * 4, expected_version=0)
+        reborn = await store.load_tail("c", 3, rewritten.epoch)
+        assert reborn is not None and reborn.start == 0 and len(reborn.events) == 4
+
+
+async def test_databases_from_schema_1_are_migrated(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE zhike_schema (version INTEGER NOT NULL)")
+    conn.execute("INSERT INTO zhike_schema VALUES (1)")
+    conn.execute(
+        "CREATE TABLE zhike_conversations (conversation_id TEXT PRIMARY KEY, version INTEGER "
+        "NOT NULL, sender_id TEXT, channel TEXT, created_at REAL NOT NULL, updated_at REAL NOT NULL)"
+    )
+    conn.execute(
+        "CREATE TABLE zhike_events (conversation_id TEXT NOT NULL, seq INTEGER NOT NULL, type TEXT"
+        " NOT NULL, timestamp REAL NOT NULL, data TEXT NOT NULL, PRIMARY KEY (conversation_id, seq))"
+    )
+    conn.execute("INSERT INTO zhike_conversations VALUES ('c', 1, NULL, NULL, 1.0, 1.0)")
+    conn.execute("""INSERT INTO zhike_events VALUES ('c', 0, 'user', 1.0, '{"event":"user","text":"旧"}')""")
+    conn.commit()
+    conn.close()
+    async with SQLiteTrackerStore(path) as store:
+        old = await store.load("c")
+        assert old is not None and old.epoch == 0 and old.events[0]["text"] == "旧"
+        await store.append("c", [user("新")], expected_version=1)
+        tail = await store.load_tail("c", 1, 0)
+        assert tail is not None and [e["text"] for e in tail.events] == ["新"]

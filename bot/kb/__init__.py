@@ -1,0 +1,1 @@
+"""Knowledge base: FAQ entries with similar questions, live-editable retrieval."""
