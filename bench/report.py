@@ -79,6 +79,39 @@ def _http(http: dict[str, Any]) -> list[str]:
     return rows
 
 
+def _kb(kb: dict[str, Any]) -> list[str]:
+    rows = [
+        "| entries (questions) | build | search p50 / p99 | edit → live (worst) | RSS Δ | budget |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in kb["scale"]:
+        lat = r["search_ms"]
+        live = max(v["max_s"] for v in r["edit_to_live"].values() if v["max_s"] != float("inf"))
+        budget = ""
+        if r["entries"] >= 100_000:
+            budget = (
+                f"p99 ≤ 5 ms {_ok(lat['p99'], 5)}, build ≤ 60 s {_ok(r['build_s'], 60)}, "
+                f"live ≤ 2 s {_ok(live, 2)}"
+            )
+        rows.append(
+            f"| {r['entries']:,} ({r['questions']:,}) | {r['build_s']:.1f} s | "
+            f"{lat['p50']:.1f} / {lat['p99']:.1f} ms | {live * 1000:.0f} ms | "
+            f"{r['memory']['rss_delta_mb']:.0f} MB | {budget} |"
+        )
+    rows += ["", "| split | top-1 / top-3 (ours) | char-bigram BM25 | answered (precision) |"]
+    rows.append("|---|---|---|---|")
+    for name, q in kb["quality"].items():
+        if name == "thresholds":
+            continue
+        ours, base = q["ours"], q["baseline_char_bigram_bm25"]
+        rows.append(
+            f"| {name} | {ours['top1']:.3f} / {ours['top3']:.3f} | "
+            f"{base['top1']:.3f} / {base['top3']:.3f} | "
+            f"{ours['answered']:.2f} ({ours['answered_precision']:.2f}) |"
+        )
+    return rows
+
+
 def render(results: dict[str, Any]) -> str:
     lines = [BEGIN, ""]
     if "nlu" in results:
@@ -100,6 +133,13 @@ def render(results: dict[str, Any]) -> str:
             f"### Server over HTTP / WebSocket (measured {results['http']['measured_at']})",
             "",
             *_http(results["http"]),
+            "",
+        ]
+    if "kb" in results:
+        lines += [
+            f"### FAQ knowledge base (measured {results['kb']['measured_at']}, one core)",
+            "",
+            *_kb(results["kb"]),
             "",
         ]
     lines.append(END)

@@ -19,6 +19,8 @@ def main() -> None:
     subprocess.run([sys.executable, "-m", "bench.bot_bench"], check=True, cwd=ROOT)
     print("HTTP / WebSocket benchmark (real server on 127.0.0.1)…", flush=True)
     subprocess.run([sys.executable, "-m", "bench.http_bench"], check=True, cwd=ROOT)
+    print("FAQ retrieval benchmark (kb: 1k/10k/100k entries, quality splits)…", flush=True)
+    subprocess.run([sys.executable, "-m", "bench.kb_bench"], check=True, cwd=ROOT)
     results = {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in RESULTS.glob("*.json")}
     print(write_markdown(results))
 

@@ -20,9 +20,9 @@ ProjectOpt = typer.Option(Path("."), "--project", "-p", help="Project directory.
 
 def _fail(exc: Exception) -> None:
     if isinstance(exc, ProjectErrors):
-        console.print(
-            f"[red]项目有 {len(exc.errors)} 处问题 / {len(exc.errors)} problem(s) found:[/red]"
-        )
+        n = len(exc.errors)
+        head = getattr(exc, "headline", None) or f"项目有 {n} 处问题 / {n} problem(s) found:"
+        console.print(f"[red]{escape(head)}[/red]")
         for err in exc.errors:
             console.print(f"  • {err}", markup=False, highlight=False)
     else:

@@ -77,6 +77,9 @@ class WireMessage(BaseModel):
     buttons: list[WireButton] = Field(default_factory=list)
     url: str | None = None
     custom: Any = Field(default=None, description="a response's `custom` payload (cards …)")
+    kb: dict[str, Any] | None = Field(
+        default=None, description="a knowledge-base answer: {entry_id, score} (for thumbs up/down)"
+    )
     timestamp: float | None = None
 
 
@@ -109,6 +112,7 @@ def to_wire(message: OutboundMessage, timestamp: float | None = None) -> WireMes
         buttons=[WireButton(title=b.title, payload=b.payload, key=b.key) for b in message.buttons],
         url=message.url,
         custom=custom,
+        kb=message.metadata.get("kb"),
         timestamp=timestamp,
     )
 

@@ -37,6 +37,7 @@ class KBImportError(ProjectErrors):
         self.issues = issues
         n = len(issues)
         head = f"知识库文件有 {n} 处问题，未导入任何条目 / knowledge base file has {n} problem(s), nothing imported"
+        self.headline = head
         ZhikeError.__init__(self, "\n".join([head, *(str(i) for i in issues)]))
 
 

@@ -79,8 +79,12 @@ class ViewIndex:
 
     def __init__(self, docs: Sequence[Sequence[str]]) -> None:
         self.n_docs = len(docs)
+        vocab: dict[str, int] = {}
+        ids = [[vocab.setdefault(t, len(vocab)) for t in d] for d in docs]
         bm25 = bm25s.BM25(k1=K1, b=B, method="lucene")
-        bm25.index([list(d) for d in docs], show_progress=False)
+        # (token ids, vocabulary): skips bm25s's own, slower, vocabulary passes
+        with np.errstate(invalid="ignore", divide="ignore"):  # a view with no terms at all
+            bm25.index((ids, vocab), show_progress=False, create_empty_token=False)
         # Keep only the weight matrix (CSC: term -> documents) and the vocabulary.
         self.data: FloatArray = bm25.scores["data"]
         self.indices: IntArray = bm25.scores["indices"]

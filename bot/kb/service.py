@@ -40,10 +40,12 @@ class KBSettings:
     enabled: bool = True
     db: Path = DEFAULT_DB  # relative to the project
     source: Path = Path("kb")  # seed file or folder, imported when the store is empty
-    answer_threshold: float = 0.6  # calibrated score at or above which the KB answers
+    answer_threshold: float = 0.65  # calibrated score at or above which the KB answers
     clarify_threshold: float = 0.3  # between the two: "您是想问以下哪个问题？"
     suggestions: int = 3  # buttons offered when clarifying
-    override_intent_below: float = 0.6  # a confident KB answer beats an intent under this
+    # a KB answer (score ≥ answer_threshold) replaces a claimed intent whose confidence is
+    # lower than its score and below this cap (1.0: any intent but a button/payload)
+    override_intent_below: float = 1.0
     sync_seconds: float = 0.5  # how often other workers' edits are picked up
 
 

@@ -111,8 +111,12 @@ async def test_passes_below_the_clarify_threshold(responder: KBResponder) -> Non
 
 
 async def test_a_confident_intent_keeps_the_message(responder: KBResponder) -> None:
-    parse = text("积分可以抵扣吗", intent="order_drink", confidence=0.95)
+    parse = text("积分可以抵扣吗", intent="order_drink", confidence=0.999)
     assert await responder.answer(tracker(), parse, "webchat", claimed=True) is None
+    kb = responder.kb
+    kb.settings = replace(kb.settings, override_intent_below=0.5)
+    weaker = text("积分可以抵扣吗", intent="order_drink", confidence=0.6)
+    assert await responder.answer(tracker(), weaker, "webchat", claimed=True) is None
 
 
 async def test_a_clear_answer_beats_a_weak_intent(responder: KBResponder) -> None:

@@ -29,9 +29,6 @@ def kb_server(server_project: Path, tmp_path_factory: pytest.TempPathFactory) ->
     project = clone(server_project, tmp_path_factory.mktemp("kbapi") / "zh_mini")
     (project / "kb").mkdir()
     shutil.copy(TEA, project / "kb" / "faq.yml")
-    # zh_mini's toy NLU is sure of itself on anything: let a clear KB answer win regardless
-    with (project / "endpoints.yml").open("a", encoding="utf-8") as endpoints:
-        endpoints.write("\nknowledge_base:\n  override_intent_below: 1.0\n")
     (project / "credentials.yml").write_text(
         "rest:\nzhike:\n  api_tokens:\n"
         f"    - {{token: {EDITOR}, role: editor}}\n"
