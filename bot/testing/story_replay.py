@@ -188,8 +188,10 @@ class StoryReplayer:
         if prediction is None or prediction.action in {*FALLBACK_ACTIONS, fallback}:
             return True
         s = self.kb.settings
-        return score >= s.answer_threshold and confidence < s.override_intent_below < 1.0 and (
-            score > confidence
+        return (
+            score >= s.answer_threshold
+            and confidence < s.override_intent_below < 1.0
+            and (score > confidence)
         )
 
     def _expect(self, tracker: Tracker, expected: str, line: int, result: StoryResult) -> None:
@@ -229,7 +231,6 @@ class StoryReplayer:
         if "/" in intent:
             final.retrieval = {intent.split("/", 1)[0]: IntentScore(intent, 1.0)}
         return UserUttered(text=final.text, parse_data=final)
-
 
     def _kb_verdict(self, text: str, parse: ParseResult) -> tuple[float, float] | None:
         if self.kb is None:

@@ -379,8 +379,11 @@ async def test_cached_tracker_sees_turns_taken_by_another_worker(
         fresh = await a.load_tracker("shared")
         cached = a.cache.take("shared")
         assert cached is not None
+
         def shape(t: Tracker) -> list[tuple[str, object]]:
-            return [(e.type_name, e.to_dict().get("text") or e.to_dict().get("name")) for e in t.events]
+            return [
+                (e.type_name, e.to_dict().get("text") or e.to_dict().get("name")) for e in t.events
+            ]
 
         assert shape(cached) == shape(fresh) and cached.slots == fresh.slots
         texts = [e.text for e in fresh.events if isinstance(e, UserUttered)]

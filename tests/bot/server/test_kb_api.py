@@ -63,7 +63,9 @@ def test_live_edit_answers_the_next_message(kb_server: str) -> None:
     with client(kb_server, EDITOR) as editor:
         changed = {**PARKING, "answer": "停车场已改为收费，每小时5元。"}
         assert editor.put("/api/kb/entries/faq_parking", json=changed).status_code == 200
-        assert any("每小时5元" in str(m.get("text")) for m in chat(kb_server, "kb-live-3", "停车方便吗"))
+        assert any(
+            "每小时5元" in str(m.get("text")) for m in chat(kb_server, "kb-live-3", "停车方便吗")
+        )
         assert editor.delete("/api/kb/entries/faq_parking").status_code == 204
         assert editor.get("/api/kb/entries/faq_parking").status_code == 404
     gone = " ".join(str(m.get("text")) for m in chat(kb_server, "kb-live-4", "停车方便吗"))
@@ -93,7 +95,12 @@ def test_bad_entries_get_clear_errors(kb_server: str) -> None:
     with client(kb_server, EDITOR) as editor:
         missing = editor.put("/api/kb/entries/faq_bad", json={"question": "只有问题？"})
         assert missing.status_code == 422
-        bad_date = {**PARKING, "question": "日期错了吗？", "similar": [], "valid_from": "2026-13-01"}
+        bad_date = {
+            **PARKING,
+            "question": "日期错了吗？",
+            "similar": [],
+            "valid_from": "2026-13-01",
+        }
         assert editor.put("/api/kb/entries/faq_bad", json=bad_date).status_code == 422
         clash = {**PARKING, "question": "会员积分怎么用？", "similar": []}
         conflict = editor.put("/api/kb/entries/faq_clash", json=clash)
@@ -117,11 +124,14 @@ def test_export_then_import_round_trips_and_bad_files_change_nothing(kb_server: 
         broken = editor.post(
             "/api/kb/import",
             params={"format": "csv"},
-            content="id,question\nfaq_a,\n".encode(),
+            content=b"id,question\nfaq_a,\n",
             headers={"Content-Type": "text/csv"},
         )
         assert broken.status_code == 422 and broken.json()["error"] == "invalid_entry"
-        assert sorted(e["id"] for e in editor.get("/api/kb/entries?limit=1000").json()["entries"]) == ids
+        assert (
+            sorted(e["id"] for e in editor.get("/api/kb/entries?limit=1000").json()["entries"])
+            == ids
+        )
         restored = editor.post(
             "/api/kb/import",
             params={"format": "xlsx"},

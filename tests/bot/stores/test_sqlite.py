@@ -166,7 +166,9 @@ async def test_databases_from_schema_1_are_migrated(tmp_path: Path) -> None:
         " NOT NULL, timestamp REAL NOT NULL, data TEXT NOT NULL, PRIMARY KEY (conversation_id, seq))"
     )
     conn.execute("INSERT INTO zhike_conversations VALUES ('c', 1, NULL, NULL, 1.0, 1.0)")
-    conn.execute("""INSERT INTO zhike_events VALUES ('c', 0, 'user', 1.0, '{"event":"user","text":"旧"}')""")
+    conn.execute(
+        """INSERT INTO zhike_events VALUES ('c', 0, 'user', 1.0, '{"event":"user","text":"旧"}')"""
+    )
     conn.commit()
     conn.close()
     async with SQLiteTrackerStore(path) as store:
