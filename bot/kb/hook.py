@@ -28,6 +28,7 @@ FEEDBACK_INTENT = "kb_feedback"
 ENTRY_ENTITY = "kb_entry"
 VOICE_CHANNELS = frozenset({"voice", "sip", "ivr", "phone"})
 HUMAN_PAYLOAD = "/request_human"
+SURE_INTENT = 0.99  # an intent this sure is never second-guessed (saves a search per turn)
 
 CLARIFY_TEXT = "您是想问以下哪个问题？"
 CLARIFY_VOICE = "您是想问以下哪个问题？请说出序号或按对应的数字键："
@@ -68,8 +69,8 @@ class KBResponder:
         if _just_answered(tracker) is not None and UNSOLVED.search(parse.text.strip()):
             return await self._unsolved(tracker, parse)
         confidence = parse.intent.confidence if parse.intent else 0.0
-        if claimed and confidence >= self.kb.settings.override_intent_below:
-            return None  # a confident intent owns it: no search needed
+        if claimed and confidence >= min(self.kb.settings.override_intent_below, SURE_INTENT):
+            return None  # a (near-)certain intent owns it: no search needed
         decision = self.kb.decide(parse.text, channel)
         if claimed and not (decision.outcome == "answer" and decision.hits[0].score > confidence):
             return None

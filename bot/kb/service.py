@@ -44,7 +44,7 @@ class KBSettings:
     clarify_threshold: float = 0.3  # between the two: "您是想问以下哪个问题？"
     suggestions: int = 3  # buttons offered when clarifying
     # a KB answer (score ≥ answer_threshold) replaces a claimed intent whose confidence is
-    # lower than its score and below this cap (1.0: any intent but a button/payload)
+    # lower than its score and below this cap (intents at 0.99 and above always keep it)
     override_intent_below: float = 1.0
     sync_seconds: float = 0.5  # how often other workers' edits are picked up
 
