@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import time
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from bot.kb.hook import KBResponder
 from bot.kb.service import KnowledgeBase
 from bot.model import TrainedModel
 from bot.runtime import build_engine, train_project
+from bot.server import heap
 from bot.server.auth import Authenticator
 from bot.server.errors import ApiError
 from bot.server.metrics import MeteredHolder, Metrics
@@ -54,14 +54,6 @@ def initial_model(settings: Settings) -> tuple[TrainedModel, Path]:
     return outcome.model, outcome.path
 
 
-def settle_heap() -> None:
-    """Move what is loaded now (model, dictionaries: ~300k objects) out of the garbage
-    collector's sight: a full collection over them takes ~100 ms, a stall every turn in
-    flight would feel. Call after loading a model; objects freed later are still freed."""
-    gc.collect()
-    gc.freeze()
-
-
 @dataclass
 class ServerState:
     settings: Settings
@@ -74,6 +66,7 @@ class ServerState:
     _reload: asyncio.Lock = field(default_factory=asyncio.Lock)
     _watcher: asyncio.Task[None] | None = None
     _kb_sync: asyncio.Task[None] | None = None
+    _heap: asyncio.Task[None] | None = None
 
     @classmethod
     def build(cls, settings: Settings, metrics: Metrics) -> ServerState:
@@ -148,7 +141,7 @@ class ServerState:
 
     async def _swap(self, model: TrainedModel, path: Path) -> None:
         await self.holder.swap(model)
-        settle_heap()
+        heap.settle()
         self.model_path = path
         self.metrics.reloads.labels("ok").inc()
         log.info("model loaded", extra={"model_file": str(path), "fingerprint": model.fingerprint})
@@ -177,7 +170,8 @@ class ServerState:
 
     # ------------------------------------------------------------ lifecycle
     def start(self) -> None:
-        settle_heap()
+        heap.settle()
+        self._heap = asyncio.create_task(heap.HeapKeeper().run(), name="zhike-heap")
         if self.settings.model_poll_seconds > 0:
             self._watcher = asyncio.create_task(self._watch(), name="zhike-model-watcher")
         if self.knowledge is not None:  # other workers' KB edits
@@ -185,7 +179,7 @@ class ServerState:
 
     async def close(self) -> None:
         """Stop watching, let turns in flight finish (bounded), then close the stores."""
-        for task in (self._watcher, self._kb_sync):
+        for task in (self._watcher, self._kb_sync, self._heap):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
