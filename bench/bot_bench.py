@@ -89,7 +89,9 @@ def serve(model_path: Path) -> dict[str, Any]:
 
 def _unseen_paths(model: Any) -> dict[str, Any]:
     """Each test story played after another one: with and without augmented memoization."""
+    from bot.project.loader import load_project
     from bot.project.stories import StoryBlock
+    from bot.runtime import open_knowledge_base
     from bot.testing.story_replay import StoryReplayer, find_test_story_files, load_test_stories
 
     stories, _ = load_test_stories(find_test_story_files(ROOT))
@@ -99,13 +101,16 @@ def _unseen_paths(model: Any) -> dict[str, Any]:
     ]
     memo = model.policies.memo
     results = {}
+    kb = open_knowledge_base(ROOT, load_project(ROOT, validate=False))  # the KB stories
     for label, augmented in (("augmented", True), ("plain", False)):
         memo.augmented = augmented
         results[label] = {
-            "single": StoryReplayer(model).run(stories).passed,
-            "chained": StoryReplayer(model).run(chained).passed,
+            "single": StoryReplayer(model, kb).run(stories).passed,
+            "chained": StoryReplayer(model, kb).run(chained).passed,
         }
     memo.augmented = True
+    if kb is not None:
+        kb.close()
     return {"stories": len(stories), **results}
 
 
