@@ -28,6 +28,7 @@ from typing import Any
 
 from bot.kb.errors import KBStoreError
 from bot.kb.types import FAQEntry, KBAnswer, KBButton
+from bot.stores.sqlite import read_transaction, write_transaction
 
 DEFAULT_KB_PATH = Path(".zhike") / "kb.db"
 FEEDBACK_KINDS = ("unsolved", "thumbs_down", "thumbs_up")
@@ -193,30 +194,8 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-@contextmanager
-def _write(conn: sqlite3.Connection) -> Iterator[None]:
-    """Take SQLite's write lock up front (waiting up to the busy timeout), commit or roll back."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
-
-
-@contextmanager
-def _read(conn: sqlite3.Connection) -> Iterator[None]:
-    """One consistent snapshot for several SELECTs."""
-    conn.execute("BEGIN")
-    try:
-        yield
-    finally:
-        conn.execute("COMMIT")
-
-
 def _migrate(conn: sqlite3.Connection) -> None:
-    with _write(conn):
+    with write_transaction(conn):
         conn.execute("CREATE TABLE IF NOT EXISTS kb_meta (key TEXT PRIMARY KEY, value)")
         row = conn.execute("SELECT value FROM kb_meta WHERE key = 'schema_version'").fetchone()
         current = int(row[0]) if row else 0
@@ -338,7 +317,7 @@ class KBStore:
     def snapshot(self) -> tuple[int, list[FAQEntry]]:
         """The revision and every entry, read consistently (what an index build wants)."""
         with _gc_paused():
-            with self._conn() as conn, _read(conn):
+            with self._conn() as conn, read_transaction(conn):
                 rev = _revision(conn)
                 rows = conn.execute(f"{_SELECT} ORDER BY pos").fetchall()
             return rev, [entry_from_row(r) for r in rows]
@@ -353,7 +332,7 @@ class KBStore:
 
     def changes_since(self, revision: int) -> tuple[int, list[str]]:
         """The current revision and the ids changed or deleted after `revision`."""
-        with self._conn() as conn, _read(conn):
+        with self._conn() as conn, read_transaction(conn):
             current = _revision(conn)
             if current <= revision:
                 return current, []
@@ -368,7 +347,7 @@ class KBStore:
     def upsert(self, entry: FAQEntry) -> int:
         """Insert or replace one entry (stamping `updated_at` now); returns the new revision."""
         content = row_from_entry(entry)
-        with self._conn() as conn, _write(conn):
+        with self._conn() as conn, write_transaction(conn):
             row = conn.execute("SELECT pos FROM kb_entries WHERE id = ?", (entry.id,)).fetchone()
             pos = row[0] if row else self._next_pos(conn)
             conn.execute(_UPSERT, (entry.id, *content, pos, time.time()))
@@ -376,7 +355,7 @@ class KBStore:
 
     def delete(self, entry_id: str) -> int | None:
         """Remove one entry; returns the new revision, or None when there was no such entry."""
-        with self._conn() as conn, _write(conn):
+        with self._conn() as conn, write_transaction(conn):
             if conn.execute("DELETE FROM kb_entries WHERE id = ?", (entry_id,)).rowcount == 0:
                 return None
             return _bump(conn, [entry_id])
@@ -394,7 +373,7 @@ class KBStore:
         new = self._encode_unique(entries)
         positions = {i: p for p, i in enumerate(new)}
         now = time.time()
-        with self._conn() as conn, _write(conn):
+        with self._conn() as conn, write_transaction(conn):
             old = self._contents(conn)
             changed: list[str] = []
             moved: list[tuple[int, str]] = []

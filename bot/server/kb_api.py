@@ -156,6 +156,13 @@ def _duplicate_question(kb: KnowledgeBase, entry: FAQEntry) -> None:
             )
 
 
+def _suffix(format: str) -> str:
+    suffix = FORMATS.get(format.lower())
+    if suffix is None:
+        raise ApiError(400, "bad_format", "不支持的文件格式。", f"unsupported format {format!r}")
+    return suffix
+
+
 def _not_found(entry_id: str) -> ApiError:
     return ApiError(404, "entry_not_found", "找不到该知识条目。", f"no entry {entry_id!r}")
 
@@ -272,9 +279,7 @@ async def import_entries(
     format: Annotated[str, Query(description="yaml | csv | xlsx | jsonl")] = "yaml",
 ) -> dict[str, Any]:
     kb = knowledge(state)
-    suffix = FORMATS.get(format.lower())
-    if suffix is None:
-        raise ApiError(400, "bad_format", "不支持的文件格式。", f"unsupported format {format!r}")
+    suffix = _suffix(format)
     data = await request.body()
     try:
         entries = await asyncio.to_thread(_load_bytes, data, suffix)
@@ -299,9 +304,7 @@ async def export_entries(
     format: Annotated[str, Query(description="yaml | csv | xlsx | jsonl")] = "yaml",
 ) -> Response:
     kb = knowledge(state)
-    suffix = FORMATS.get(format.lower())
-    if suffix is None:
-        raise ApiError(400, "bad_format", "不支持的文件格式。", f"unsupported format {format!r}")
+    suffix = _suffix(format)
     data = await asyncio.to_thread(_dump_bytes, kb.entries(), suffix)
     headers = {"Content-Disposition": f'attachment; filename="kb{suffix}"'}
     return Response(data, media_type=MEDIA[suffix], headers=headers)

@@ -79,7 +79,7 @@ _INSERT_EVENT = (
 
 
 @contextmanager
-def _write_transaction(conn: sqlite3.Connection) -> Iterator[None]:
+def write_transaction(conn: sqlite3.Connection) -> Iterator[None]:
     """Take SQLite's write lock up front (waiting up to the busy timeout), commit or roll back."""
     conn.execute("BEGIN IMMEDIATE")
     try:
@@ -91,7 +91,7 @@ def _write_transaction(conn: sqlite3.Connection) -> Iterator[None]:
 
 
 @contextmanager
-def _read_transaction(conn: sqlite3.Connection) -> Iterator[None]:
+def read_transaction(conn: sqlite3.Connection) -> Iterator[None]:
     """One consistent snapshot for several SELECTs."""
     conn.execute("BEGIN")
     try:
@@ -101,7 +101,7 @@ def _read_transaction(conn: sqlite3.Connection) -> Iterator[None]:
 
 
 def _migrate(conn: sqlite3.Connection) -> None:
-    with _write_transaction(conn):
+    with write_transaction(conn):
         conn.execute("CREATE TABLE IF NOT EXISTS zhike_schema (version INTEGER NOT NULL)")
         row = conn.execute("SELECT MAX(version) FROM zhike_schema").fetchone()
         current = int(row[0] or 0)
@@ -203,7 +203,7 @@ class SQLiteTrackerStore(TrackerStore):
 
     async def load_tail(self, conversation_id: str, after: int, epoch: int) -> StoredTracker | None:
         def body(conn: sqlite3.Connection) -> StoredTracker | None:
-            with _read_transaction(conn):
+            with read_transaction(conn):
                 row = conn.execute(
                     "SELECT version, epoch FROM zhike_conversations WHERE conversation_id = ?",
                     (conversation_id,),
@@ -233,7 +233,7 @@ class SQLiteTrackerStore(TrackerStore):
 
         def body(conn: sqlite3.Connection) -> int:
             encoded = encode_events(snapshot)
-            with _write_transaction(conn):
+            with write_transaction(conn):
                 actual = self._check(conn, conversation_id, expected_version)
                 if not encoded:
                     return actual
@@ -252,7 +252,7 @@ class SQLiteTrackerStore(TrackerStore):
 
         def body(conn: sqlite3.Connection) -> int:
             encoded = encode_events(snapshot)
-            with _write_transaction(conn):
+            with write_transaction(conn):
                 self._check(conn, conversation_id, expected_version)
                 conn.execute(
                     "DELETE FROM zhike_events WHERE conversation_id = ?", (conversation_id,)
@@ -268,7 +268,7 @@ class SQLiteTrackerStore(TrackerStore):
 
     async def delete(self, conversation_id: str) -> None:
         def body(conn: sqlite3.Connection) -> None:
-            with _write_transaction(conn):
+            with write_transaction(conn):
                 for table in ("zhike_events", "zhike_conversations"):
                     conn.execute(
                         f"DELETE FROM {table} WHERE conversation_id = ?", (conversation_id,)
