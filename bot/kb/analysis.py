@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import itertools
 import re
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
 import jieba
 
-from bot.nlu.lookup import lenient
+from bot.nlu.lookup import lenient, toneless
 from bot.nlu.normalize import normalize
 from bot.nlu.tokenizer import base_frequencies, new_jieba
 
@@ -107,17 +106,6 @@ def _segmenter() -> jieba.Tokenizer:
     return tok
 
 
-def _toneless(reading: str) -> str:
-    """ "lǜ" -> "lv", "xīng" -> "xing"."""
-    out: list[str] = []
-    for ch in unicodedata.normalize("NFD", reading):
-        if ch == "\u0308" and out and out[-1] == "u":
-            out[-1] = "v"
-        elif not unicodedata.combining(ch):
-            out.append(ch)
-    return "".join(out)
-
-
 @lru_cache(maxsize=1)
 def _tables() -> tuple[dict[str, list[list[str]]], dict[int, str]]:
     """pypinyin's phrase and character tables (read directly: ~20x faster than lazy_pinyin)."""
@@ -131,7 +119,7 @@ def _tables() -> tuple[dict[str, list[list[str]]], dict[int, str]]:
 def char_syllable(char: str) -> str:
     """The most common lenient toneless reading of a character; the character otherwise."""
     raw = _tables()[1].get(ord(char))
-    return lenient(_toneless(raw.split(",")[0])) if raw else char
+    return lenient(toneless(raw.split(",")[0])) if raw else char
 
 
 @lru_cache(maxsize=200_000)
@@ -141,7 +129,7 @@ def word_syllables(word: str) -> tuple[str, ...]:
         return (word,)
     phrase = _tables()[0].get(word)
     if phrase is not None and len(phrase) == len(word):
-        return tuple(lenient(_toneless(r[0])) for r in phrase)
+        return tuple(lenient(toneless(r[0])) for r in phrase)
     return tuple(char_syllable(c) for c in word)
 
 

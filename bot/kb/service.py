@@ -9,13 +9,11 @@ log into the index incrementally — never a full rebuild for a handful of edits
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import json
 import logging
 import threading
-import time
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -176,7 +174,6 @@ class KnowledgeBase:
         self.index = FAQIndex.build(entries, self.synonyms)
         self._entries = {e.id: e for e in entries}
         self.revision = revision
-        self.built_at = time.time()
 
     # ------------------------------------------------------------------ sync
     def sync(self) -> int:
@@ -201,17 +198,6 @@ class KnowledgeBase:
                 await asyncio.to_thread(self.sync)
             except Exception:  # a locked or briefly unavailable store: try again next round
                 log.exception("knowledge base sync failed")
-
-    @contextlib.asynccontextmanager
-    async def syncing(self) -> AsyncIterator[KnowledgeBase]:
-        """Keep `run_sync` going for the duration of the `async with` body."""
-        task = asyncio.create_task(self.run_sync(), name="zhike-kb-sync")
-        try:
-            yield self
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
 
 
 def reseed(store: KBStore, source: Path, marker: Path) -> None:
@@ -266,8 +252,3 @@ def seed_files(source: Path) -> list[Path]:
         for path in sorted(source.iterdir())
         if path.suffix.lower() in SOURCE_SUFFIXES and not path.name.startswith(("eval", "."))
     ]
-
-
-def seed_entries(source: Path) -> list[FAQEntry]:
-    """Entries of the seed file, or of every KB file in the seed folder."""
-    return [entry for path in seed_files(source) for entry in load_entries(path)]

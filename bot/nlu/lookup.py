@@ -75,7 +75,7 @@ def readings(char: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(r for group in found for r in group if r.isalpha()))
 
 
-def _toneless(reading: str) -> str:
+def toneless(reading: str) -> str:
     """ "lǜ" -> "lv", "xīng" -> "xing" (pypinyin's NORMAL style)."""
     out: list[str] = []
     for ch in unicodedata.normalize("NFD", reading):
@@ -95,7 +95,7 @@ def reading_table(syllables: set[str], loose: bool) -> dict[str, tuple[str, ...]
 
     table: dict[str, tuple[str, ...]] = {}
     for code, raw in pinyin_dict.items():
-        sounds = tuple(dict.fromkeys(_toneless(r) for r in raw.split(",")))
+        sounds = tuple(dict.fromkeys(toneless(r) for r in raw.split(",")))
         if loose:
             sounds = tuple(dict.fromkeys(lenient(r) for r in sounds))
         if any(r in syllables for r in sounds):

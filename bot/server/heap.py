@@ -30,12 +30,10 @@ class HeapKeeper:
     """Freezes the survivors of older-generation collections, off the collector's path."""
 
     def __init__(self) -> None:
-        self.full_collections = 0
         self._pending = False
 
     def _on_gc(self, phase: str, info: dict[str, Any]) -> None:
         if phase == "stop" and info.get("generation", 0) >= 1:
-            self.full_collections += info.get("generation") == 2
             self._pending = True
 
     async def run(self) -> None:
