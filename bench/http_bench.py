@@ -178,6 +178,7 @@ def serve_live(store_url: str) -> None:
         "channels": ("rest", "webchat"),
         # 1–3 s think time is faster than the default 30 messages/min/session limit
         "channel_config": {"webchat": {"rate_limit_per_minute": 1000}},
+        "handoff": {"db": str(Path(store_url.removeprefix("sqlite:///")).with_name("handoff.db"))},
     }
     settings = load_settings(ROOT, env={}, overrides=overrides)
     with LiveServer(create_app(settings), host=HOST) as server:

@@ -40,7 +40,7 @@ from bot.messages import Button, InboundMessage, OutboundMessage
 from bot.model import TrainedModel
 from bot.nlu.pipeline import sanitize
 from bot.nlu.types import ParseResult
-from bot.stores.base import StoredTracker, TrackerStore
+from bot.stores.base import ConversationMeta, StoredTracker, TrackerStore
 from bot.stores.locks import InMemoryLockStore, LockStore
 from bot.stores.memory import InMemoryTrackerStore
 
@@ -50,6 +50,7 @@ MAX_PREDICTIONS = 10
 MAX_TEXT_CHARS = 20_000  # longer messages are stored truncated
 KB_ACTION = "action_knowledge_base"
 TWO_STAGE = "action_two_stage_fallback"
+HANDOFF_ACTION = "action_handoff"
 FALLBACK_ACTIONS = frozenset({TWO_STAGE, "action_default_fallback", "utter_out_of_scope"})
 
 
@@ -63,6 +64,26 @@ class KnowledgeHook(Protocol):
     async def answer(
         self, tracker: Tracker, parse: ParseResult, channel: str | None, claimed: bool
     ) -> list[Event] | None: ...
+
+    def close(self) -> None: ...
+
+
+class HandoffHook(Protocol):
+    """The human handoff (`bot.handoff.hook.HandoffResponder`).
+
+    `intercept` sees each message first: while a handoff is under way it may replace the bot's
+    turn (events; [] keeps the bot silent), or fire a trigger (a `Handoff` event); None lets
+    the bot answer. Every `Handoff` event without an id — from a trigger or an action — goes
+    through `open`, which queues it and returns what to tell the customer (None drops it).
+    `after_turn` may hand off once the bot has answered (N clarifications in a row)."""
+
+    async def intercept(self, tracker: Tracker, channel: str | None) -> list[Event] | None: ...
+
+    async def open(
+        self, tracker: Tracker, event: Handoff, channel: str | None
+    ) -> list[Event] | None: ...
+
+    async def after_turn(self, tracker: Tracker, channel: str | None) -> list[Event]: ...
 
     def close(self) -> None: ...
 
@@ -98,8 +119,10 @@ class Engine:
         kb: KnowledgeHook | None = None,
         tracker_cache: int = DEFAULT_CAPACITY,
         exclusive: bool = False,
+        handoff: HandoffHook | None = None,
     ) -> None:
         self.model = model
+        self.handoff = handoff
         self.trackers = trackers or InMemoryTrackerStore()
         self.locks = locks or InMemoryLockStore()
         self.runner = runner
@@ -126,8 +149,9 @@ class Engine:
             await self._ensure_session(tracker, message)
             await self._receive(tracker, message)
             laps.mark("parse")
-            if not tracker.paused:
+            if not tracker.paused and not await self._intercept(tracker, message.channel):
                 await self._predict_and_run(tracker, message.channel)
+                await self._after_turn(tracker, message.channel)
             laps.mark("predict")
             new = list(tracker.new_events)
             await self._save(tracker, message)
@@ -143,6 +167,17 @@ class Engine:
             await self._receive(tracker, message)
             await self._save(tracker, message)
         return tracker
+
+    async def inject(
+        self, conversation_id: str, events: list[Event], channel: str | None = None
+    ) -> list[OutboundMessage]:
+        """Append events that happen outside a customer's turn (an agent's message, a handoff
+        state change) under the conversation's lock; returns what the customer should see."""
+        async with self.locks.lock(conversation_id):
+            tracker = await self._turn_tracker(conversation_id)
+            tracker.extend(events)
+            await self._store(tracker, ConversationMeta(sender_id=None, channel=channel))
+        return outbound(events)
 
     async def load_tracker(self, conversation_id: str, sender_id: str = "") -> Tracker:
         """A fresh tracker read from the store (never the cached one a turn may be changing)."""
@@ -178,6 +213,8 @@ class Engine:
             await self.runner.close()
         if self.kb is not None:
             self.kb.close()
+        if self.handoff is not None:
+            self.handoff.close()
         await self.trackers.close()
         await self.locks.close()
 
@@ -245,10 +282,51 @@ class Engine:
                 break  # a rejected action is not tried again for the same message
             await self._run(prediction, tracker, channel)
             if tracker.paused or any(
-                isinstance(e, Handoff) for e in tracker.events_after_latest_user()[-3:]
+                isinstance(e, Handoff) for e in tracker.events_after_latest_user()
             ):
                 break
         tracker.update(ActionExecuted(name=ACTION_LISTEN, policy="engine"))
+
+    async def _intercept(self, tracker: Tracker, channel: str | None) -> bool:
+        """The handoff's say on the message (see `HandoffHook`); True if it replaced the bot."""
+        if self.handoff is None:
+            return False
+        events = await self.handoff.intercept(tracker, channel)
+        if events is None:
+            return False
+        await self._handoff_reply(tracker, events, channel)
+        return True
+
+    async def _after_turn(self, tracker: Tracker, channel: str | None) -> None:
+        if self.handoff is not None:
+            events = await self.handoff.after_turn(tracker, channel)
+            if events:
+                await self._handoff_reply(tracker, events, channel)
+
+    async def _handoff_reply(
+        self, tracker: Tracker, events: list[Event], channel: str | None
+    ) -> None:
+        events = await self._opened(tracker, events, channel)
+        if events:
+            tracker.update(ActionExecuted(name=HANDOFF_ACTION, policy="HandoffService"))
+            tracker.extend(events)
+        tracker.update(ActionExecuted(name=ACTION_LISTEN, policy="engine"))
+
+    async def _opened(
+        self, tracker: Tracker, events: list[Event], channel: str | None
+    ) -> list[Event]:
+        """`events` with each new `Handoff` queued by the handoff service (and its replies)."""
+        if self.handoff is None or not any(isinstance(e, Handoff) for e in events):
+            return events
+        out: list[Event] = []
+        for event in events:
+            if not isinstance(event, Handoff) or event.handoff_id:
+                out.append(event)
+                continue
+            follow = await self.handoff.open(tracker.fork(out), event, channel)
+            if follow is not None:
+                out.extend([event, *follow])
+        return out
 
     @staticmethod
     def _rejected_this_turn(tracker: Tracker, action: str) -> bool:
@@ -298,6 +376,7 @@ class Engine:
         if any(isinstance(e, ActionExecutionRejected) for e in events):
             tracker.update(ActionExecutionRejected(name=name, policy=prediction.policy))
             return
+        events = await self._opened(tracker, events, channel)
         tracker.update(
             ActionExecuted(name=name, policy=prediction.policy, confidence=prediction.confidence)
         )
@@ -313,14 +392,18 @@ class Engine:
             runner=self.runner,
             channel=channel,
             language=self.model.language,
-            extras={"intent_labels": self.model.intent_labels},
+            extras={
+                "intent_labels": self.model.intent_labels,
+                "handoff_service": self.handoff is not None,
+            },
         )
 
     async def _save(self, tracker: Tracker, message: InboundMessage) -> None:
-        from bot.stores.base import ConversationMeta
-
-        new = [e.to_dict() for e in tracker.new_events]
         meta = ConversationMeta(sender_id=message.sender_id or None, channel=message.channel)
+        await self._store(tracker, meta)
+
+    async def _store(self, tracker: Tracker, meta: ConversationMeta) -> None:
+        new = [e.to_dict() for e in tracker.new_events]
         version = await self.trackers.append(tracker.sender_id, new, tracker.persisted, meta)
         tracker.persisted = version
         self.cache.put(tracker)
@@ -333,7 +416,9 @@ def outbound(events: list[Event]) -> list[OutboundMessage]:
         if isinstance(event, BotUttered):
             out.extend(_render_bot(event))
         elif isinstance(event, Handoff):
-            out.append(OutboundMessage(kind="handoff", metadata={"reason": event.reason}))
+            meta = {"reason": event.reason, "handoff_id": event.handoff_id}
+            meta["skill_group"] = event.skill_group
+            out.append(OutboundMessage(kind="handoff", metadata=meta))
     return out
 
 

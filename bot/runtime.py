@@ -7,10 +7,13 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bot import model as model_io
 from bot.engine import Engine, create_runner
 from bot.errors import ModelNotFound, ZhikeError
+from bot.handoff.hook import HandoffResponder
+from bot.handoff.setup import open_handoff
 from bot.kb.config import kb_settings
 from bot.kb.hook import KBResponder
 from bot.kb.service import KnowledgeBase, seed_files
@@ -66,8 +69,10 @@ def build_engine(
     store_url: str | None = None,
     env: Mapping[str, str] | None = None,
     exclusive: bool = False,
+    handoff: Mapping[str, Any] | None = None,
 ) -> Engine:
-    """An engine over the project's stores (endpoints.yml) and custom actions."""
+    """An engine over the project's stores (endpoints.yml) and custom actions; with the human
+    handoff when `handoff` is given (overrides of endpoints.yml's `handoff:` section)."""
     project = project or load_project(root, validate=False)
     endpoints = project.endpoints
     # exclusive: this process alone runs turns on the store (one server worker), so per-
@@ -77,7 +82,16 @@ def build_engine(
     runner = create_runner(root, endpoints.action_url, endpoints.action_token)
     kb = open_knowledge_base(root, project, env)
     hook = KBResponder(kb) if kb else None
-    engine = Engine(model, stores.trackers, stores.locks, runner, hook, exclusive=exclusive)
+    service = open_handoff(root, project, handoff, kb) if handoff is not None else None
+    engine = Engine(
+        model,
+        stores.trackers,
+        stores.locks,
+        runner,
+        hook,
+        exclusive=exclusive,
+        handoff=HandoffResponder(service) if service is not None else None,
+    )
     engine.parse("你好" if model.language == "zh" else "hello")  # warm up lazy NLU resources
     return engine
 

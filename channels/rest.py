@@ -40,7 +40,7 @@ def render(messages: list[OutboundMessage], recipient_id: str) -> list[dict[str,
     out = []
     for message in messages:
         if message.kind == "handoff":
-            custom = {"type": "handoff", "reason": message.metadata.get("reason")}
+            custom = {"type": "handoff", **{k: v for k, v in message.metadata.items() if v}}
             out.append({"recipient_id": recipient_id, "custom": custom})
             continue
         item = message.to_rasa_dict(recipient_id)

@@ -80,6 +80,7 @@ class WireMessage(BaseModel):
     kb: dict[str, Any] | None = Field(
         default=None, description="a knowledge-base answer: {entry_id, score} (for thumbs up/down)"
     )
+    agent: str | None = Field(default=None, description="the human agent's name (after a handoff)")
     timestamp: float | None = None
 
 
@@ -105,7 +106,11 @@ class HistoryResponse(BaseModel):
 def to_wire(message: OutboundMessage, timestamp: float | None = None) -> WireMessage:
     custom = message.metadata.get("custom")
     if message.kind == "handoff":
-        custom = {"reason": message.metadata.get("reason")}
+        custom = {
+            k: message.metadata.get(k)
+            for k in ("reason", "handoff_id", "skill_group")
+            if message.metadata.get(k) is not None
+        }
     return WireMessage(
         kind=message.kind,
         text=message.text,
@@ -113,6 +118,7 @@ def to_wire(message: OutboundMessage, timestamp: float | None = None) -> WireMes
         url=message.url,
         custom=custom,
         kb=message.metadata.get("kb"),
+        agent=message.metadata.get("agent_name"),
         timestamp=timestamp,
     )
 

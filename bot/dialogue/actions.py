@@ -193,6 +193,8 @@ class HandoffAction(Action):
 
     async def run(self, ctx: ActionContext) -> list[Event]:
         reason = str(ctx.extras.get("handoff_reason") or _handoff_reason(ctx.tracker))
+        if ctx.extras.get("handoff_service"):  # the service tells the customer (queue, ticket)
+            return [Handoff(reason=reason)]
         return [*ctx.utter("utter_handoff"), Handoff(reason=reason)]
 
 

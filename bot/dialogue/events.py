@@ -213,18 +213,59 @@ class ConversationResumed(Event):
 
 @dataclass(kw_only=True)
 class Handoff(Event):
-    """Zhike: the conversation should go to a human. `reason` says why."""
+    """Zhike: the conversation goes to a human. `reason` says why; the handoff service fills
+    in `handoff_id` and `skill_group` when it queues the conversation."""
 
     type_name: ClassVar[str] = "handoff"
     reason: str = "fallback"
+    skill_group: str | None = None
+    handoff_id: str | None = None
     detail: dict[str, Any] = field(default_factory=dict)
 
     def _fields(self) -> dict[str, Any]:
-        return {"reason": self.reason, **({"detail": self.detail} if self.detail else {})}
+        out: dict[str, Any] = {"reason": self.reason}
+        if self.skill_group is not None:
+            out["skill_group"] = self.skill_group
+        if self.handoff_id is not None:
+            out["handoff_id"] = self.handoff_id
+        return {**out, **({"detail": self.detail} if self.detail else {})}
 
     @classmethod
     def _from(cls, d: dict[str, Any]) -> Event:
-        return cls(reason=str(d.get("reason") or "fallback"), detail=dict(d.get("detail") or {}))
+        return cls(
+            reason=str(d.get("reason") or "fallback"),
+            skill_group=_str_or_none(d.get("skill_group")),
+            handoff_id=_str_or_none(d.get("handoff_id")),
+            detail=dict(d.get("detail") or {}),
+        )
+
+
+@dataclass(kw_only=True)
+class HandoffStateChanged(Event):
+    """Zhike: a handoff moved to `state` (queued | assigned | with_agent | ended | cancelled |
+    ticket); `agent_id`, `ticket_no` and `position` are set where they apply."""
+
+    type_name: ClassVar[str] = "handoff_state"
+    handoff_id: str = ""
+    state: str = "queued"
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def _fields(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"handoff_id": self.handoff_id, "state": self.state}
+        return {**out, **self.detail}
+
+    @classmethod
+    def _from(cls, d: dict[str, Any]) -> Event:
+        known = {"event", "timestamp", "metadata", "handoff_id", "state"}
+        return cls(
+            handoff_id=str(d.get("handoff_id") or ""),
+            state=str(d.get("state") or "queued"),
+            detail={k: v for k, v in d.items() if k not in known},
+        )
+
+
+def _str_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 @dataclass(kw_only=True)

@@ -24,7 +24,7 @@ from fastapi.staticfiles import StaticFiles
 
 import bot
 from bot.channel import Channel
-from bot.server import health, kb_api, rasa_api
+from bot.server import handoff_api, health, kb_api, rasa_api
 from bot.server.errors import BodyLimitMiddleware, install_error_handlers
 from bot.server.logging import configure_logging
 from bot.server.metrics import HttpMetricsMiddleware, Metrics
@@ -88,7 +88,10 @@ def create_app(settings: Settings | None = None, state: ServerState | None = Non
     app.include_router(kb_api.router)
     app.include_router(health.router)
     for channel in _channels(state):
+        state.channels[channel.name] = channel
         app.include_router(channel.router())
+    if state.handoff is not None:
+        app.include_router(handoff_api.router)
     _mount_pages(app)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     if settings.cors_origins:
@@ -175,6 +178,14 @@ def _mount_pages(app: FastAPI) -> None:
         if index.is_file():
             return FileResponse(index)
         return PlainTextResponse(f"Hello from Zhike: {bot.__version__}")
+
+    console = STATIC_DIR / "agent.html"
+
+    @app.get("/agent", include_in_schema=False)
+    async def agent_console() -> Any:
+        if console.is_file():
+            return FileResponse(console)
+        return PlainTextResponse("agent console not installed", status_code=404)
 
 
 def _announce(settings: Settings) -> None:

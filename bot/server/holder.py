@@ -25,6 +25,12 @@ class EngineHolder:
         async with self._lock:
             old = self.engine
             self.engine = Engine(
-                model, old.trackers, old.locks, old.runner, old.kb, exclusive=old.exclusive
+                model,
+                old.trackers,
+                old.locks,
+                old.runner,
+                old.kb,
+                exclusive=old.exclusive,
+                handoff=old.handoff,
             )
             return self.engine

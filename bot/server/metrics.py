@@ -157,9 +157,16 @@ def _intent(result: TurnResult) -> str | None:
 def metered(
     model: TrainedModel, base: Engine, metrics: Metrics, turns: TurnTracker
 ) -> MeteredEngine:
-    """An engine for `model` sharing `base`'s stores, locks, action runner and knowledge base."""
+    """An engine for `model` sharing `base`'s stores, locks, action runner, knowledge base and
+    handoff."""
     out = MeteredEngine(
-        model, base.trackers, base.locks, base.runner, base.kb, exclusive=base.exclusive
+        model,
+        base.trackers,
+        base.locks,
+        base.runner,
+        base.kb,
+        exclusive=base.exclusive,
+        handoff=base.handoff,
     )
     out.metrics, out.turns = metrics, turns
     return out

@@ -71,6 +71,9 @@ class Settings:
     train_on_start: bool = True
     log_level: str = "INFO"
     log_format: str = "json"
+    # keys laid over endpoints.yml's `handoff:` section (tests, embedding); {"enabled": False}
+    # runs the server without the human handoff
+    handoff: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
     @property

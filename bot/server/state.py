@@ -17,9 +17,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot import model as model_io
+from bot.channel import Channel
+from bot.dialogue.events import Event
 from bot.errors import ModelNotFound, ZhikeError
+from bot.handoff.hook import HandoffResponder
+from bot.handoff.service import HandoffService
+from bot.handoff.timers import Sweeper
 from bot.kb.hook import KBResponder
 from bot.kb.service import KnowledgeBase
+from bot.messages import OutboundMessage
 from bot.model import TrainedModel
 from bot.runtime import build_engine, train_project
 from bot.server import heap
@@ -67,6 +73,8 @@ class ServerState:
     _watcher: asyncio.Task[None] | None = None
     _kb_sync: asyncio.Task[None] | None = None
     _heap: asyncio.Task[None] | None = None
+    _sweeper: asyncio.Task[None] | None = None
+    channels: dict[str, Channel] = field(default_factory=dict)
 
     @classmethod
     def build(cls, settings: Settings, metrics: Metrics) -> ServerState:
@@ -76,6 +84,7 @@ class ServerState:
             model,
             store_url=settings.tracker_store,
             exclusive=settings.workers == 1 and not settings.shared_store,
+            handoff=settings.handoff,
         )
         holder = MeteredHolder(engine, metrics=metrics)
         return cls(
@@ -85,6 +94,24 @@ class ServerState:
     @property
     def metrics(self) -> Metrics:
         return self.holder.metrics
+
+    @property
+    def handoff(self) -> HandoffService | None:
+        hook = self.holder.engine.handoff
+        return hook.service if isinstance(hook, HandoffResponder) else None
+
+    async def deliver(
+        self, channel: str, conversation_id: str, messages: list[OutboundMessage]
+    ) -> None:
+        """Push messages to a customer on the channel the conversation came from."""
+        target = self.channels.get(channel)
+        if target is None:
+            log.warning("no channel %s to deliver to %s", channel, conversation_id)
+            return
+        await target.send(conversation_id, messages)
+
+    async def inject(self, conversation_id: str, events: list[Event]) -> list[OutboundMessage]:
+        return await self.holder.engine.inject(conversation_id, events)
 
     @property
     def knowledge(self) -> KnowledgeBase | None:
@@ -176,10 +203,14 @@ class ServerState:
             self._watcher = asyncio.create_task(self._watch(), name="zhike-model-watcher")
         if self.knowledge is not None:  # other workers' KB edits
             self._kb_sync = asyncio.create_task(self.knowledge.run_sync(), name="zhike-kb-sync")
+        service = self.handoff
+        if service is not None:
+            service.inject, service.deliver = self.inject, self.deliver
+            self._sweeper = asyncio.create_task(Sweeper(service).run(), name="zhike-handoff")
 
     async def close(self) -> None:
         """Stop watching, let turns in flight finish (bounded), then close the stores."""
-        for task in (self._watcher, self._kb_sync, self._heap):
+        for task in (self._watcher, self._kb_sync, self._heap, self._sweeper):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -189,5 +220,7 @@ class ServerState:
             log.info("waiting for %d turn(s) in flight", turns.active)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(turns.idle.wait(), self.settings.shutdown_timeout)
+        if self.handoff is not None:
+            await self.handoff.close()
         await self.holder.engine.close()  # action runner and stores
         log.info("stores closed")

@@ -88,6 +88,7 @@
     ".card .actions{display:flex;flex-wrap:wrap;gap:8px;padding:0 14px 12px}",
     ".card a.more{display:block;padding:10px 14px;border-top:1px solid #eef1f6;color:var(--zk-primary);",
     "text-decoration:none;font-size:14px}",
+    ".who{font-size:12px;color:#6b7280;margin:0 0 2px 2px}",
     ".notice{margin:4px auto 14px;padding:6px 14px;width:fit-content;max-width:90%;border-radius:14px;",
     "background:#e8eefc;color:#3b4a6b;font-size:13px;text-align:center}",
     ".typing{display:flex;align-items:center;gap:10px;padding:0 16px 10px}",
@@ -141,6 +142,7 @@
     offlineStatus: "重新连接中",
     sendFailed: "网络异常，消息未能发出，请检查网络后重试。",
     handoff: "正在为您转接人工客服，请稍候…",
+    agent: "人工客服 ",
     placeholder: "请输入您的问题，Enter 发送",
     open: "打开在线客服",
     close: "关闭客服窗口",
@@ -555,7 +557,11 @@
 
   WebChat.prototype.renderMessage = function (m, live) {
     if (!m.welcome) this.timeMarker(m.timestamp);
-    if (m.kind === "handoff") return this.renderNotice(TEXT.handoff);
+    if (m.kind === "handoff") {
+      // with the handoff service the next message says where the customer is in the queue
+      if (!(m.custom && m.custom.handoff_id)) this.renderNotice(TEXT.handoff);
+      return;
+    }
     var parts = m.role === "user" ? [this.bubble(m.text, TEXT.me)] : this.botParts(m);
     parts = parts.filter(Boolean);
     if (!parts.length) return;
@@ -574,8 +580,9 @@
   };
 
   WebChat.prototype.botParts = function (m) {
-    var who = this.o.botName + TEXT.said;
-    var parts = [this.bubble(m.text, who)];
+    var who = (m.agent ? TEXT.agent + m.agent : this.o.botName) + TEXT.said;
+    var parts = [m.agent ? el("div", { class: "who", text: TEXT.agent + m.agent }) : null];
+    parts.push(this.bubble(m.text, who));
     var src = m.kind === "image" ? safeUrl(m.url, this.server, true) : null;
     if (src) parts.push(el("div", { class: "bubble media" }, [el("img", { src: src, alt: m.text || TEXT.image, loading: "lazy" })]));
     if (m.kind === "link" && safeUrl(m.url, this.server)) {
