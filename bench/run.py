@@ -21,6 +21,10 @@ def main() -> None:
     subprocess.run([sys.executable, "-m", "bench.http_bench"], check=True, cwd=ROOT)
     print("FAQ retrieval benchmark (kb: 1k/10k/100k entries, quality splits)…", flush=True)
     subprocess.run([sys.executable, "-m", "bench.kb_bench"], check=True, cwd=ROOT)
+    print("Handoff benchmark (notification latency, queue of 1,000)…", flush=True)
+    subprocess.run([sys.executable, "-m", "bench.handoff_bench"], check=True, cwd=ROOT)
+    print("Sentiment / 转人工 detector benchmark…", flush=True)
+    subprocess.run([sys.executable, "-m", "bench.sentiment_bench"], check=True, cwd=ROOT)
     results = {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in RESULTS.glob("*.json")}
     print(write_markdown(results))
 

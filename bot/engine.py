@@ -416,8 +416,9 @@ def outbound(events: list[Event]) -> list[OutboundMessage]:
         if isinstance(event, BotUttered):
             out.extend(_render_bot(event))
         elif isinstance(event, Handoff):
-            meta = {"reason": event.reason, "handoff_id": event.handoff_id}
-            meta["skill_group"] = event.skill_group
+            meta = {"reason": event.reason}
+            if event.handoff_id:  # queued by the handoff service
+                meta.update(handoff_id=event.handoff_id, skill_group=event.skill_group or "")
             out.append(OutboundMessage(kind="handoff", metadata=meta))
     return out
 

@@ -49,7 +49,10 @@ _PEOPLE = f"(?:{_HUMAN}|真人|活人|工作人员|客服人员|客服(?:小姐�
 _SERVICE = "(?:客服|服务|台|坐席|座席|专员|接线员|接待)"
 _TARGET = f"(?:{_PEOPLE}(?:客服|服务)?|客服(?!电话|热线|号码))"
 _FILL = "(?:接|到|给|给我|一下|下|个|一个|一位|位|真正的|你们的|你们|那个)*"
-_REQUEST_VERBS = "找|要|接|换|叫|喊|请|来|上|切|呼叫|联系|需要|申请|安排|给我|帮我|求"
+# Verbs that ask for someone; the first group also for a bare 客服 (找客服), the second only for
+# a person (请人工, 来个真人: 请客服帮我查 addresses the bot as 客服).
+_REQUEST_VERBS = "找|要|接通|接|换|叫|喊|切|呼叫|联系|需要|求"
+_PERSON_VERBS = "请|来|上|申请|安排|给我|帮我"
 
 _CUE_PATTERNS = (
     # transfer: 转人工, 转接到客服, 转个真人; homophones next to an exact 转 (转仁工, 转人宫) or
@@ -59,6 +62,7 @@ _CUE_PATTERNS = (
     f"[{ZHUAN}]{_HUMAN}",
     # a request verb + a human: 我要人工, 找客服, 换真人, 来个人工
     f"(?:{_REQUEST_VERBS}){_FILL}{_TARGET}",
+    f"(?:{_PERSON_VERBS}){_FILL}{_PEOPLE}(?:客服|服务)?",
     # is there a human: 有没有活人, 有人工吗 (not a bare 有人吗)
     f"有(?:没有|木有)?(?:个|一个)?{_PEOPLE}(?:客服|服务)?",
     # talk to a human: 跟真人说话, 和人工聊
@@ -77,7 +81,7 @@ _PINYIN = "(?:zhuan|zuan|转)?rengong(?:kefu|fuwu)?|转rg"
 _NEGATION_BEFORE = re.compile(
     "(?:不用|不要|不需要|不必|别|无需|无须|没必要|不想|甭|用不着|不是|先不|暂时不|暂不|(?<![要可])不)"
     "(?:再|给我|帮我|让我|去|麻烦|你|您|帮|用)*"
-    f"(?:{_REQUEST_VERBS}|转接|转|和|跟)?(?:{_FILL})$"
+    f"(?:{_REQUEST_VERBS}|{_PERSON_VERBS}|转接|转|和|跟)?(?:{_FILL})$"
 )
 _NEGATION_AFTER = re.compile(
     "^(?:客服|服务)?(?:就|先|暂时|也|还是|我|的话)*(?:不用|不要|不需要|不必|算了|免了|没必要|别)"
@@ -90,7 +94,7 @@ _IDENTITY_BEFORE = re.compile("(?:是|是不是|是否|是个|是一个|算|像)
 # After a human-service noun, what may follow for it to still be a request.
 _SERVICE_OK = re.compile(
     "^(?:吗|呢|吧|啊|呀|啦|在吗|在不在|在哪|在哪里|有吗|有没有|来|出来|快|快点|马上|接|处理|"
-    "帮我|跟我|为什么|怎么|咋|呢|谢谢|$)"
+    "帮我|跟我|为什么|怎么|咋|谢谢|$)"
 )
 _STANDALONE = re.compile(
     "(?:喂|哎|唉|啊|嗯|快|快点|赶紧|马上|立刻|立即|请|麻烦|我要|我想要|我需要|要|给我|帮我|直接|"
@@ -172,9 +176,9 @@ class HumanRequestDetector:
                 continue
             if self._kept(before, after):
                 return m.group()
-        m = self._pinyin.search(clause)
-        if m is not None and self._kept(clause[: m.start()], clause[m.end() :]):
-            return m.group()
+        typed = self._pinyin.search(clause)
+        if typed is not None and self._kept(clause[: typed.start()], clause[typed.end() :]):
+            return typed.group()
         return None
 
     @staticmethod

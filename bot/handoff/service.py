@@ -332,6 +332,7 @@ class HandoffService:
             if agent.role != "supervisor" and h.skill_group not in agent.groups:
                 raise HandoffError(403, "not_your_group", "该会话不属于您的技能组。", "wrong group")
             h = await self.transition(h, "pick", agent.agent_id)
+            await self.touch_agent(agent.agent_id, self.clock())
         elif h.state == State.ASSIGNED and h.agent_id == agent.agent_id:
             h = await self.transition(h, "accept", agent.agent_id)
         else:
@@ -408,11 +409,11 @@ class HandoffService:
         self, agent: Agent, handoff_id: str, satisfaction: int | None, difficulty: int | None
     ) -> Customer:
         h = await self.visible(agent, handoff_id)
-        if h.agent_id != agent.agent_id and h.state != State.ENDED:
+        if h.agent_id != agent.agent_id:
             raise HandoffError(
                 403, "not_your_conversation", "只能评价自己接待过的客户。", "not yours"
             )
-        if h.state != State.ENDED or h.agent_id != agent.agent_id:
+        if h.state != State.ENDED:
             raise HandoffError(409, "not_ended", "请在结束会话后再评价客户。", "end it first")
         rating = Rating(h.handoff_id, h.customer_id, agent.agent_id, satisfaction, difficulty)
         rating.created_at = self.clock()

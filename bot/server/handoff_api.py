@@ -115,7 +115,7 @@ async def login(body: Login, service: Service) -> dict[str, Any]:
     }
 
 
-@router.post("/api/agent/logout", summary="End the agent session")
+@router.post("/api/agent/logout", responses=error_responses(401), summary="End the agent session")
 async def logout(
     service: Service,
     agent: CurrentAgent,

@@ -15,6 +15,8 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 from bot import model as model_io
 from bot.channel import Channel
@@ -33,6 +35,8 @@ from bot.server.auth import Authenticator
 from bot.server.errors import ApiError
 from bot.server.metrics import MeteredHolder, Metrics
 from bot.server.settings import Settings
+from bot.stores.base import StoreError
+from bot.stores.factory import sqlite_path
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +64,22 @@ def initial_model(settings: Settings) -> tuple[TrainedModel, Path]:
     return outcome.model, outcome.path
 
 
+def handoff_overrides(settings: Settings) -> dict[str, Any]:
+    """`settings.handoff`, with the handoff database beside the tracker store's SQLite file
+    unless endpoints.yml or the overrides name one (so tests and benchmarks on a temporary
+    tracker store never write into the project)."""
+    overrides = dict(settings.handoff)
+    url = urlsplit(settings.tracker_store)
+    if "db" not in overrides and url.scheme == "sqlite":
+        try:
+            path = sqlite_path(url, settings.project)
+        except StoreError:
+            return overrides
+        if path is not None:
+            overrides["db"] = str(path.with_name(path.stem + "-handoff.db"))
+    return overrides
+
+
 @dataclass
 class ServerState:
     settings: Settings
@@ -84,7 +104,7 @@ class ServerState:
             model,
             store_url=settings.tracker_store,
             exclusive=settings.workers == 1 and not settings.shared_store,
-            handoff=settings.handoff,
+            handoff=handoff_overrides(settings),
         )
         holder = MeteredHolder(engine, metrics=metrics)
         return cls(

@@ -112,9 +112,9 @@ async function chat(agent, customer, id) {
   await agent.locator(".transcript .line.user", { hasText: question }).waitFor();
   checks.customerToAgent = true;
 
-  await agent.fill("#kb-q", "国际漫游怎么开通");
+  await agent.fill("#kb-q", "国际漫游");
   await agent.press("#kb-q", "Enter");
-  const insert = agent.locator("#kb-results .insert").first();
+  const insert = agent.locator("#kb-results li", { hasText: "漫游" }).first().locator(".insert");
   await insert.waitFor();
   await insert.click();
   const answer = (await agent.inputValue("#reply")).trim();
@@ -176,6 +176,20 @@ async function monitor(context) {
   await page.close();
 }
 
+async function reconnectAndExpire(agent) {
+  // The socket drops: the console shows it, reconnects with backoff and reloads the lists.
+  await agent.evaluate(() => window.ZhikeAgentConsole.state().ws.close());
+  await agent.locator("#conn:not(.online)").waitFor();
+  await agent.locator("#conn.online").waitFor();
+  checks.reconnected = true;
+  // A session the server no longer knows: back to the login form with its message.
+  await agent.evaluate(() => sessionStorage.setItem("zhike.agent.token", "no-such-session"));
+  await agent.reload();
+  await agent.locator("#login-error:not([hidden])").waitFor();
+  checks.expiredMessage = await agent.locator("#login-error").textContent();
+  checks.loginShownAgain = await agent.locator("#login-form").isVisible();
+}
+
 async function main() {
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: "/usr/bin/chromium",
@@ -201,6 +215,7 @@ async function main() {
     await monitor(context);
     await agent.setViewportSize({ width: 390, height: 844 });
     await shot(agent, "handoff-agent-mobile.png");
+    await reconnectAndExpire(agent);
   } finally {
     await context.close();
   }

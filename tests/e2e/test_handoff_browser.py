@@ -103,6 +103,13 @@ def test_end_rate_and_the_bot_takes_over(result: dict[str, Any]) -> None:
     assert checks["botAgain"]
 
 
+def test_console_reconnects_and_handles_an_expired_session(result: dict[str, Any]) -> None:
+    checks = result["checks"]
+    assert checks["reconnected"]
+    assert checks["loginShownAgain"]
+    assert "登录" in checks["expiredMessage"]
+
+
 def test_supervisor_monitor(result: dict[str, Any]) -> None:
     today = result["checks"]["monitorToday"]
     assert int(today["今日进线"]) >= 1

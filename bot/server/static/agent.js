@@ -114,7 +114,7 @@
     const node = el("div", { class: "toast " + (kind || ""), text: message });
     box.appendChild(node);
     while (box.children.length > 3) box.firstElementChild.remove();
-    setTimeout(() => node.remove(), kind === "error" ? 7000 : 4500);
+    setTimeout(() => node.remove(), kind === "error" ? 6000 : 3500);
   }
 
   function fail(error) {

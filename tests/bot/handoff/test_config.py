@@ -47,7 +47,8 @@ def problems(section: dict[str, Any]) -> list[str]:
 
 
 def test_defaults() -> None:
-    for section in (None, {}):
+    sections: tuple[dict[str, Any] | None, ...] = (None, {})
+    for section in sections:
         settings = handoff_settings(section)
         assert settings == HandoffSettings()
     assert settings.enabled and settings.survey and settings.agents == ()
@@ -112,7 +113,9 @@ def test_everything_else() -> None:
 
 
 def test_password_becomes_a_scrypt_hash() -> None:
-    settings = handoff_settings({"agents": [{"id": "a1", "password": "s3cret", "groups": ["账单"]}]})
+    settings = handoff_settings(
+        {"agents": [{"id": "a1", "password": "s3cret", "groups": ["账单"]}]}
+    )
     stored = settings.agents[0].password_hash
     assert stored.startswith("scrypt$") and "s3cret" not in stored
     assert verify_password("s3cret", stored) and not verify_password("secret", stored)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -53,12 +53,12 @@ def test_every_day_boundaries_in_utc_plus_8() -> None:
     assert hours.is_open(at(SUN, 20, 59, 59))
     assert not hours.is_open(at(SUN, 21))
     # 09:00 in Beijing is 01:00 UTC: an implementation in UTC would say closed here
-    assert hours.is_open(datetime(2026, 3, 2, 1, 30, tzinfo=timezone.utc).timestamp())
+    assert hours.is_open(datetime(2026, 3, 2, 1, 30, tzinfo=UTC).timestamp())
 
 
 def test_other_offset() -> None:
     hours = WorkingHours.parse("09:00-10:00", utc_offset_hours=0)
-    assert hours.is_open(datetime(2026, 3, 2, 9, 30, tzinfo=timezone.utc).timestamp())
+    assert hours.is_open(datetime(2026, 3, 2, 9, 30, tzinfo=UTC).timestamp())
     assert not hours.is_open(at(MON, 9, 30))
 
 
@@ -82,7 +82,7 @@ def test_holidays() -> None:
     assert not hours.is_open(at(FRI, 0)) and not hours.is_open(at(FRI, 12))
     assert hours.is_open(at(FRI - 1, 23, 59)) and hours.is_open(at(SAT, 0))
     # the holiday is the Beijing date: 2026-03-05 20:00 UTC is already the 6th in Beijing
-    assert not hours.is_open(datetime(2026, 3, 5, 20, 0, tzinfo=timezone.utc).timestamp())
+    assert not hours.is_open(datetime(2026, 3, 5, 20, 0, tzinfo=UTC).timestamp())
 
 
 @pytest.mark.parametrize(
