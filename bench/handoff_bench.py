@@ -47,6 +47,7 @@ def handoff_overrides(tmp: Path) -> dict[str, Any]:
     return {
         "db": str(tmp / "handoff.db"),
         "hours": "00:00-24:00",
+        "groups": ["账单", "宽带", "套餐", "投诉", "专家组", "综合"],
         "agents": AGENTS,
         "triggers": {"kb_clarifications": 0},
     }

@@ -112,6 +112,35 @@ def _kb(kb: dict[str, Any]) -> list[str]:
     return rows
 
 
+def _handoff(r: dict[str, Any]) -> list[str]:
+    n = r["notification"]
+    rows = [
+        f"Trigger → agent console notification ({n['handoffs']} handoffs, {n['customers']} "
+        f"customers, {n['agent_consoles']} consoles): p50 {n['latency_ms']['p50']:.1f} / "
+        f"p99 {n['latency_ms']['p99']:.1f} ms {_ok(n['latency_ms']['p99'], 200)}; "
+        f"missed {n['errors']}.",
+        "",
+        f"| with {r['queue_1000']['waiting']} waiting | p50 ms | p99 ms |",
+        "|---|---|---|",
+    ]
+    for name, ms in r["queue_1000"]["ms"].items():
+        rows.append(f"| {name} | {ms['p50']:.2f} | {ms['p99']:.2f} |")
+    return rows
+
+
+def _sentiment(r: dict[str, Any]) -> list[str]:
+    rows = ["| detector | precision | recall | F1 |", "|---|---|---|---|"]
+    for name in ("detector_at_default", "lexicon_only_at_0.5", "model_only_chars_at_0.5"):
+        m = r["sentiment"].get(name)
+        if m:
+            rows.append(
+                f"| anger: {name} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} |"
+            )
+    m = r["human_request"]["eval"]
+    rows.append(f"| 转人工 request | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} |")
+    return rows
+
+
 def render(results: dict[str, Any]) -> str:
     lines = [BEGIN, ""]
     if "nlu" in results:
@@ -142,6 +171,17 @@ def render(results: dict[str, Any]) -> str:
             *_kb(results["kb"]),
             "",
         ]
+    for key, title, part in (
+        ("handoff", "Human handoff", _handoff),
+        ("sentiment", "Handoff triggers (held-out examples)", _sentiment),
+    ):
+        if key in results:
+            lines += [
+                f"### {title} (measured {results[key]['measured_at']})",
+                "",
+                *part(results[key]),
+                "",
+            ]
     lines.append(END)
     return "\n".join(lines)
 

@@ -251,18 +251,25 @@ class HandoffService:
         return self.notice("utter_handoff_already_queued", position=position, eta=eta)
 
     # ------------------------------------------------------------ customer side (in a turn)
-    async def cancel(self, conversation_id: str) -> list[Event]:
-        h = await self.store.active_for(conversation_id)
-        if h is None or h.state not in (State.QUEUED, State.ASSIGNED):
-            return []
-        changed = machine.apply(h, "cancel", self.clock())
-        changed.ended_by = "customer"
-        h = await self.save(changed)
-        return [self.state_event(h), self.notice("utter_handoff_cancelled")]
+    async def cancel(self, conversation_id: str, attempts: int = 3) -> list[Event]:
+        """The customer no longer wants to wait ("不用了"); retried when the dispatcher or an
+        agent changed the handoff at the same moment."""
+        for _ in range(attempts):
+            h = await self.store.active_for(conversation_id)
+            if h is None or h.state not in (State.QUEUED, State.ASSIGNED):
+                return []
+            changed = machine.apply(h, "cancel", self.clock())
+            changed.ended_by = "customer"
+            try:
+                h = await self.save(changed)
+            except HandoffConflict:
+                continue
+            return [self.state_event(h), self.notice("utter_handoff_cancelled")]
+        return [self.notice("utter_handoff_connecting")]
 
     async def position_notice(self, conversation_id: str) -> list[Event]:
         h = await self.store.active_for(conversation_id)
-        return [await self._already_queued(h)] if h is not None else []
+        return [self.notice("utter_handoff_connecting")] if h is not None else []
 
     async def customer_message(self, conversation_id: str, text: str) -> Handoff | None:
         """A customer's message while the conversation is with (or offered to) an agent."""

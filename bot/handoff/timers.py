@@ -20,6 +20,7 @@ from bot.handoff.errors import HandoffError
 from bot.handoff.service import HandoffService
 from bot.handoff.texts import eta_text
 from bot.handoff.types import AgentPresence, Handoff, State, Ticket
+from bot.handoff.views import queue_positions
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +29,7 @@ class Sweeper:
     def __init__(self, service: HandoffService) -> None:
         self.service = service
         self.told: dict[str, tuple[int, float]] = {}  # handoff_id → (position, when told)
+        self.places: dict[str, int] = {}  # queue positions as of this sweep
         # handoff_id → (state at the last sweep, when its current wait in the queue began)
         self.seen: dict[str, tuple[State, float]] = {}
 
@@ -45,6 +47,7 @@ class Sweeper:
         now = svc.clock()
         presences = {p.agent_id: p for p in await svc.store.presences()}
         active = await svc.store.active()
+        self.places = queue_positions(active)  # one pass instead of a query per customer
         for h in active:
             self._note(h, now)
             try:
@@ -52,6 +55,7 @@ class Sweeper:
             except HandoffError as exc:  # changed meanwhile (another worker): next sweep
                 log.debug("handoff %s: %s", h.handoff_id, exc.en)
         await svc.dispatch()
+        self.places = {}
         live = {h.handoff_id for h in active}
         self.told = {k: v for k, v in self.told.items() if k in live}
         self.seen = {k: v for k, v in self.seen.items() if k in live}
@@ -128,7 +132,7 @@ class Sweeper:
         every = self.service.settings.timeouts.position_every
         if not every:
             return
-        position = await self.service.position(h)
+        position = self.places.get(h.handoff_id) or await self.service.position(h)
         told = self.told.get(h.handoff_id)
         if told is None and now - h.queued_at < every:
             # just queued: the customer was told the position on joining
