@@ -223,20 +223,24 @@ class HandoffService:
             BotUttered(text=text, metadata={"handoff_notice": name}),
         ]
 
-    async def _ticket(self, handoff: Handoff, now: float, name: str) -> list[Event]:
-        started = machine.start(handoff, "ticket", now)
-        ticket = await self.store.create_ticket(
+    async def new_ticket(self, h: Handoff, now: float) -> Ticket:
+        """A numbered ticket (留言工单) for `h`, carrying the question the bot could not answer."""
+        return await self.store.create_ticket(
             Ticket(
                 ticket_no="",
-                handoff_id=started.handoff_id,
-                conversation_id=started.conversation_id,
-                customer_id=started.customer_id,
-                reason=started.reason,
-                skill_group=started.skill_group,
-                note=str(started.context.get("summary", {}).get("unanswered") or ""),
+                handoff_id=h.handoff_id,
+                conversation_id=h.conversation_id,
+                customer_id=h.customer_id,
+                reason=h.reason,
+                skill_group=h.skill_group,
+                note=str(h.context.get("summary", {}).get("unanswered") or ""),
                 created_at=now,
             )
         )
+
+    async def _ticket(self, handoff: Handoff, now: float, name: str) -> list[Event]:
+        started = machine.start(handoff, "ticket", now)
+        ticket = await self.new_ticket(started, now)
         started.ticket_no = ticket.ticket_no
         created = await self.store.create(started)
         self.bus.publish(ConsoleEvent("handoff", created, created=time.perf_counter()))

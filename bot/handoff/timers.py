@@ -19,7 +19,7 @@ from bot.handoff import machine
 from bot.handoff.errors import HandoffError
 from bot.handoff.service import HandoffService
 from bot.handoff.texts import eta_text
-from bot.handoff.types import AgentPresence, Handoff, State, Ticket
+from bot.handoff.types import AgentPresence, Handoff, State
 from bot.handoff.views import queue_positions
 
 log = logging.getLogger(__name__)
@@ -110,18 +110,7 @@ class Sweeper:
         svc = self.service
         changed = replace(machine.apply(h, "timeout", now), ended_by="timeout")
         h = await svc.save_checked(changed)
-        ticket = await svc.store.create_ticket(
-            Ticket(
-                ticket_no="",
-                handoff_id=h.handoff_id,
-                conversation_id=h.conversation_id,
-                customer_id=h.customer_id,
-                reason=h.reason,
-                skill_group=h.skill_group,
-                note=str(h.context.get("summary", {}).get("unanswered") or ""),
-                created_at=now,
-            )
-        )
+        ticket = await svc.new_ticket(h, now)
         h = await svc.save_checked(replace(h, ticket_no=ticket.ticket_no))
         notice = svc.notice("utter_handoff_ticket_timeout", ticket_no=ticket.ticket_no)
         await svc.record(h, [svc.state_event(h, cause="timeout"), notice])
