@@ -68,12 +68,33 @@ def db_path() -> Path:
     return Path(configured) if configured else Path.cwd() / ".zhike" / "demo.db"
 
 
+# WeChat openid / WeCom external_userid → phone number, bound by the business (e.g. after an
+# SMS check in the account's H5 page); added after the first seed, so created when missing
+_BINDINGS = """CREATE TABLE IF NOT EXISTS channel_bindings (
+    channel     TEXT NOT NULL,             -- wechat | wecom
+    external_id TEXT NOT NULL,             -- openid / external_userid
+    phone       TEXT NOT NULL REFERENCES customers (phone),
+    bound_at    TEXT NOT NULL DEFAULT (datetime('now', 'localtime')),
+    PRIMARY KEY (channel, external_id)
+)"""
+DEMO_BINDINGS = (("wechat", "o6_bmjrPTlm6_2sgVt7hMZOPfL2M", "13912345678"),)
+
+
 def _initialise(conn: sqlite3.Connection) -> None:
     row = conn.execute(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'customers'"
     ).fetchone()
     if row is None:
         conn.executescript(SEED_FILE.read_text(encoding="utf-8"))
+    row = conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'channel_bindings'"
+    ).fetchone()
+    if row is None:
+        conn.execute(_BINDINGS)
+        conn.executemany(
+            "INSERT OR IGNORE INTO channel_bindings (channel, external_id, phone) VALUES (?, ?, ?)",
+            DEMO_BINDINGS,
+        )
 
 
 @contextmanager
@@ -134,6 +155,29 @@ def get_customer(phone: str) -> Customer | None:
         status=row["status"],
         city=row["city"],
     )
+
+
+def bound_phone(channel: str | None, external_id: str) -> str | None:
+    """The phone number the business bound to a WeChat/WeCom user, or None."""
+    if not channel or not external_id:
+        return None
+    with connect() as conn:
+        row = conn.execute(
+            "SELECT phone FROM channel_bindings WHERE channel = ? AND external_id = ?",
+            (channel, external_id),
+        ).fetchone()
+    return str(row["phone"]) if row else None
+
+
+def bind(channel: str, external_id: str, phone: str) -> None:
+    """Bind a WeChat/WeCom user to a customer's phone number (replacing an earlier binding)."""
+    with connect() as conn:
+        conn.execute(
+            "INSERT INTO channel_bindings (channel, external_id, phone) VALUES (?, ?, ?) "
+            "ON CONFLICT (channel, external_id) DO UPDATE SET phone = excluded.phone, "
+            "bound_at = datetime('now', 'localtime')",
+            (channel, external_id, phone),
+        )
 
 
 def get_bill(phone: str, month: str) -> Bill | None:

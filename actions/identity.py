@@ -5,7 +5,9 @@ Resolution order:
 1. Slot ``phone_number`` - filled from the ``phone_number`` entity anywhere in the conversation,
    or by a form that asked for it.
 2. The conversation's sender id, when it is a mainland mobile number known to the demo DB
-   (the caller id on the voice channel, a logged-in app user). Nothing is asked then.
+   (the caller id on the voice channel, a logged-in app user), or a WeChat openid / WeCom
+   external_userid the business bound to a phone number (``channel_bindings``). Nothing is
+   asked then.
 3. Otherwise the customer is unknown and the bot asks.
 
 How this is wired in the dialogue (plain Rasa 3.x):
@@ -40,7 +42,8 @@ def sender_phone(tracker: Tracker) -> str | None:
     phone = extract_mobile(tracker.sender_id)
     if phone and phone == str(tracker.sender_id).strip() and demo_db.get_customer(phone):
         return phone
-    return None
+    bound = demo_db.bound_phone(tracker.get_latest_input_channel(), str(tracker.sender_id))
+    return bound if bound and demo_db.get_customer(bound) else None
 
 
 def resolve_customer(tracker: Tracker) -> demo_db.Customer | None:

@@ -31,6 +31,7 @@ from bot.dialogue.events import (
     events_from_dicts,
 )
 from bot.dialogue.forms import ActionRejected
+from bot.dialogue.menus import menu_choice
 from bot.dialogue.nlg import NLG
 from bot.dialogue.policies import Prediction
 from bot.dialogue.slot_mapping import extract_slots
@@ -235,6 +236,11 @@ class Engine:
 
     async def _receive(self, tracker: Tracker, message: InboundMessage) -> None:
         text = sanitize(message.content)[:MAX_TEXT_CHARS]
+        metadata = dict(message.metadata)
+        choice = None if message.payload else menu_choice(tracker, text)
+        if choice is not None:  # "2" answering a numbered menu (WeChat, phone)
+            metadata.setdefault("display_text", text)
+            text = choice
         parse = self.model.interpreter.parse(text)
         tracker.update(
             UserUttered(
@@ -242,7 +248,7 @@ class Engine:
                 parse_data=parse,
                 input_channel=message.channel,
                 message_id=message.message_id,
-                metadata=dict(message.metadata),
+                metadata=metadata,
             )
         )
         await self._extract_slots(tracker, message.channel)

@@ -1,7 +1,8 @@
 """Who the customer is: a stable id, the profile from the business database, and the
 attributes agents' ratings give them (the "difficult" flag).
 
-The id is the phone number when the conversation knows it (a slot such as `phone_number`), so
+The id is the phone number when the conversation knows it (a slot such as `phone_number`, or
+the number the profile lookup returns for a WeChat/WeCom user the business bound to it), so
 the same person is recognised on the phone, on WeChat and on the web; else channel + sender.
 The profile comes from the project's `handoff.profile` function ("module:function"), called
 with `{"phone", "sender_id", "channel", "slots"}` and returning `{"name", "phone",
@@ -64,9 +65,11 @@ class CustomerDirectory:
 
     async def identify(self, tracker: Tracker, channel: str | None) -> Customer:
         phone = phone_of(tracker)
+        profile = await self._profile(tracker, channel, phone)
+        bound = _PHONE.match(_str(profile.get("phone")) or "") if profile and not phone else None
+        phone = bound.group(1) if bound else phone  # e.g. a WeChat user bound to a number
         customer_id = f"phone:{phone}" if phone else f"{channel or 'unknown'}:{tracker.sender_id}"
         known = await self.store.customer(customer_id) or Customer(customer_id, phone=phone)
-        profile = await self._profile(tracker, channel, phone)
         if profile:
             known = replace(
                 known,

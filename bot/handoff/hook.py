@@ -132,6 +132,8 @@ class HandoffResponder:
         }
         if not self.service.settings.enabled or not enabled.get(event.reason, True):
             return None
+        if channel in self.service.native_channels:
+            return []  # the channel transfers to the platform's own agents
         return await self.service.open(tracker, event, channel)
 
     async def after_turn(self, tracker: Tracker, channel: str | None) -> list[Event]:

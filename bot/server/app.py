@@ -28,7 +28,7 @@ from bot.server import handoff_api, health, kb_api, rasa_api
 from bot.server.errors import BodyLimitMiddleware, install_error_handlers
 from bot.server.logging import configure_logging
 from bot.server.metrics import HttpMetricsMiddleware, Metrics
-from bot.server.settings import Settings, is_loopback, load_settings
+from bot.server.settings import Settings, SettingsError, is_loopback, load_settings
 from bot.server.state import ServerState
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,24 @@ def _webchat(state: ServerState, config: Mapping[str, Any]) -> Channel:
     return channel
 
 
-CHANNELS: dict[str, ChannelFactory] = {"rest": _rest, "webchat": _webchat}
+def _wechat(state: ServerState, config: Mapping[str, Any]) -> Channel:
+    from channels.wechat.official import create_channel
+
+    return create_channel(state, config)
+
+
+def _wecom(state: ServerState, config: Mapping[str, Any]) -> Channel:
+    from channels.wechat.wecom import create_channel
+
+    return create_channel(state, config)
+
+
+CHANNELS: dict[str, ChannelFactory] = {
+    "rest": _rest,
+    "webchat": _webchat,
+    "wechat": _wechat,
+    "wecom": _wecom,
+}
 
 
 def register_channel(name: str, factory: ChannelFactory) -> None:
@@ -70,6 +87,7 @@ def create_app(settings: Settings | None = None, state: ServerState | None = Non
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         _announce(settings)
         state.start()
+        await state.start_channels()
         try:
             yield
         finally:
@@ -158,13 +176,18 @@ def serve(settings: Settings, env_overrides: Mapping[str, str]) -> None:
 
 
 def _channels(state: ServerState) -> list[Channel]:
-    out = []
+    out: list[Channel] = []
+    problems: list[str] = []
     for name in state.settings.channels:
         config = state.settings.channel_config.get(name, {})
         try:
             out.append(CHANNELS[name](state, config))
         except ImportError as exc:
             log.warning("channel %s is not available: %s", name, exc)
+        except ValueError as exc:  # the channel's section in credentials.yml is invalid
+            problems.append(f"credentials.yml {name}: {exc}")
+    if problems:
+        raise SettingsError(problems)
     return out
 
 

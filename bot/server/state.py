@@ -14,8 +14,9 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from bot import model as model_io
@@ -37,6 +38,10 @@ from bot.server.metrics import MeteredHolder, Metrics
 from bot.server.settings import Settings
 from bot.stores.base import StoreError
 from bot.stores.factory import sqlite_path
+
+if TYPE_CHECKING:
+    from channels.wechat.state import ChannelState
+    from channels.wechat.tokens import TokenStore
 
 log = logging.getLogger(__name__)
 
@@ -64,19 +69,27 @@ def initial_model(settings: Settings) -> tuple[TrainedModel, Path]:
     return outcome.model, outcome.path
 
 
+def beside_tracker_store(settings: Settings, suffix: str) -> Path | None:
+    """`<tracker db stem><suffix>` beside the tracker store's SQLite file (None when the
+    tracker store is not a SQLite file), so tests and benchmarks on a temporary tracker store
+    never write into the project."""
+    url = urlsplit(settings.tracker_store)
+    if url.scheme != "sqlite":
+        return None
+    try:
+        path = sqlite_path(url, settings.project)
+    except StoreError:
+        return None
+    return None if path is None else path.with_name(path.stem + suffix)
+
+
 def handoff_overrides(settings: Settings) -> dict[str, Any]:
     """`settings.handoff`, with the handoff database beside the tracker store's SQLite file
-    unless endpoints.yml or the overrides name one (so tests and benchmarks on a temporary
-    tracker store never write into the project)."""
+    unless endpoints.yml or the overrides name one."""
     overrides = dict(settings.handoff)
-    url = urlsplit(settings.tracker_store)
-    if "db" not in overrides and url.scheme == "sqlite":
-        try:
-            path = sqlite_path(url, settings.project)
-        except StoreError:
-            return overrides
-        if path is not None:
-            overrides["db"] = str(path.with_name(path.stem + "-handoff.db"))
+    path = beside_tracker_store(settings, "-handoff.db")
+    if "db" not in overrides and path is not None:
+        overrides["db"] = str(path)
     return overrides
 
 
@@ -132,6 +145,21 @@ class ServerState:
 
     async def inject(self, conversation_id: str, events: list[Event]) -> list[OutboundMessage]:
         return await self.holder.engine.inject(conversation_id, events)
+
+    @cached_property
+    def wechat_state(self) -> ChannelState:
+        """Dedup claims, kf cursors and leases of the WeChat channels, shared by workers."""
+        from channels.wechat.state import ChannelState
+
+        return ChannelState(beside_tracker_store(self.settings, "-wechat.db"))
+
+    @cached_property
+    def wechat_tokens(self) -> TokenStore:
+        """WeChat access tokens, fetched once for all workers on this host."""
+        from channels.wechat.tokens import MemoryTokenStore, SQLiteTokenStore
+
+        path = beside_tracker_store(self.settings, "-wechat-tokens.db")
+        return MemoryTokenStore() if path is None else SQLiteTokenStore(path)
 
     @property
     def knowledge(self) -> KnowledgeBase | None:
@@ -228,6 +256,12 @@ class ServerState:
             service.inject, service.deliver = self.inject, self.deliver
             self._sweeper = asyncio.create_task(Sweeper(service).run(), name="zhike-handoff")
 
+    async def start_channels(self) -> None:
+        for channel in self.channels.values():
+            start = getattr(channel, "start", None)
+            if start is not None:
+                await start()
+
     async def close(self) -> None:
         """Stop watching, let turns in flight finish (bounded), then close the stores."""
         for task in (self._watcher, self._kb_sync, self._heap, self._sweeper):
@@ -240,6 +274,13 @@ class ServerState:
             log.info("waiting for %d turn(s) in flight", turns.active)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(turns.idle.wait(), self.settings.shutdown_timeout)
+        for channel in self.channels.values():
+            stop = getattr(channel, "close", None)
+            if stop is not None:
+                with contextlib.suppress(Exception):
+                    await stop()
+        if "wechat_state" in self.__dict__:
+            await self.wechat_state.close()
         if self.handoff is not None:
             await self.handoff.close()
         await self.holder.engine.close()  # action runner and stores

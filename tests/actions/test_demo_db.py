@@ -68,3 +68,28 @@ def test_months_relative_to_today() -> None:
 def test_formatting() -> None:
     assert mask_phone("13812345678") == "138****5678"
     assert yuan(5) == "5.00元"
+
+
+def test_wechat_user_bound_to_a_phone_number_is_that_customer(seeded: Path) -> None:
+    from actions import demo_db
+    from actions.profile import customer_profile
+
+    openid = "oWeChatUserBoundLater000000001"
+    assert demo_db.bound_phone("wechat", openid) is None
+    demo_db.bind("wechat", openid, "15012345678")
+    assert demo_db.bound_phone("wechat", openid) == "15012345678"
+    assert demo_db.bound_phone("wecom", openid) is None  # bindings are per channel
+    profile = customer_profile({"phone": None, "sender_id": openid, "channel": "wechat"})
+    assert profile is not None and profile["name"] == "李娜"
+    assert customer_profile({"phone": None, "sender_id": "o-unbound", "channel": "wechat"}) is None
+
+
+def test_bindings_table_is_added_to_an_older_database(seeded: Path) -> None:
+    import sqlite3
+
+    from actions import demo_db
+
+    with sqlite3.connect(seeded) as conn:
+        conn.execute("DROP TABLE channel_bindings")
+    openid, phone = demo_db.DEMO_BINDINGS[0][1:]
+    assert demo_db.bound_phone("wechat", openid) == phone

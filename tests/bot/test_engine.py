@@ -350,6 +350,25 @@ async def test_clarification_button_leads_to_the_chosen_answer(
     assert answered[0].entry_id and button.payload.endswith(f'"{answered[0].entry_id}"}}')
 
 
+async def test_a_number_answers_the_numbered_menu(
+    zh_model: TrainedModel, tea_kb: KBResponder
+) -> None:
+    from dataclasses import replace
+
+    tea_kb.kb.settings = replace(tea_kb.kb.settings, answer_threshold=1.0, clarify_threshold=0.0)
+    engine = Engine(zh_model, kb=tea_kb)
+    first = await turn(engine, "积分和发票")
+    menu = next(m for m in first.messages if m.buttons)
+    second = await turn(engine, "２")  # as typed on WeChat, where buttons are a numbered list
+    answered = kb_events(second)
+    assert answered and answered[0].outcome == "answer"
+    assert menu.buttons[1].payload.endswith(f'"{answered[0].entry_id}"}}')
+    user = [e for e in second.events if isinstance(e, UserUttered)][-1]
+    assert user.text == menu.buttons[1].payload and user.metadata["display_text"] == "２"
+    third = await turn(engine, "２")  # no menu any more: just text
+    assert [e.text for e in third.events if isinstance(e, UserUttered)] == ["２"]
+
+
 async def test_nothing_matching_falls_back_as_before(
     zh_model: TrainedModel, tea_kb: KBResponder
 ) -> None:
