@@ -62,7 +62,9 @@ _XML_BODY = {
         "description": "WeChat's message XML (plain, or an `<Encrypt>` envelope in AES modes)",
     }
 }
-_TEXT = {200: {"content": {"text/plain": {}, "application/xml": {}}, "description": "reply"}}
+_TEXT: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/plain": {}, "application/xml": {}}, "description": "reply"}
+}
 
 
 @dataclass(slots=True)
@@ -137,7 +139,7 @@ class OfficialChannel:
         @router.get(
             "/webhooks/wechat",
             summary="WeChat server URL verification (echostr)",
-            response_class=PlainTextResponse,
+            response_class=Response,
             responses={**_TEXT, **errors},
         )
         async def verify(request: Request) -> Response:
@@ -146,7 +148,7 @@ class OfficialChannel:
         @router.post(
             "/webhooks/wechat",
             summary="WeChat messages and events (plain, compatible or safe mode)",
-            response_class=PlainTextResponse,
+            response_class=Response,
             responses={**_TEXT, **errors},
             openapi_extra=_XML_BODY,
         )
@@ -203,7 +205,8 @@ class OfficialChannel:
             raise _forbidden(exc.code) from None
         except XMLRejected as exc:
             log.warning("wechat message rejected: %s", exc.code)
-            raise rejected(400, exc.code, "消息格式无效。", f"bad XML: {exc.code}") from None
+            status = 413 if exc.code == "xml_too_large" else 400
+            raise rejected(status, exc.code, "消息格式无效。", f"bad XML: {exc.code}") from None
 
     def _decrypt(self, signed: Signed, fields: Mapping[str, str]) -> str:
         if self.crypto is None or self.config.mode == "plain":

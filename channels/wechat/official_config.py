@@ -20,6 +20,7 @@ from typing import Any
 MODES = ("plain", "compatible", "safe")
 HANDOFF_MODES = ("console", "wechat")
 REQUIRED = ("token", "app_id", "app_secret")
+DEFAULT_API = "https://api.weixin.qq.com"
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +30,7 @@ class OfficialConfig:
     app_secret: str
     encoding_aes_key: str = ""
     mode: str = "plain"
-    api_base_url: str = "https://api.weixin.qq.com"
+    api_base_url: str = DEFAULT_API
     handoff: str = "console"
     kf_account: str = ""  # transfer to this 客服 account (wechat handoff); "" = any
     # WeChat waits 5 s for a passive reply; a turn not finished by then is answered
@@ -77,7 +78,7 @@ class OfficialConfig:
             app_secret=str(raw["app_secret"]).strip(),
             encoding_aes_key=key,
             mode=mode,
-            api_base_url=str(raw.get("api_base_url") or cls.api_base_url).rstrip("/"),
+            api_base_url=str(raw.get("api_base_url") or DEFAULT_API).rstrip("/"),
             handoff=handoff,
             kf_account=str(raw.get("kf_account") or ""),
             reply_deadline=deadline,

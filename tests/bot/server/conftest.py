@@ -60,7 +60,10 @@ def secured_server(
     """One real server with an admin token and role tokens, shared by the read-mostly tests."""
     project = clone(server_project, tmp_path_factory.mktemp("secured") / "zh_mini")
     (project / "credentials.yml").write_text(
-        "rest:\nzhike:\n  api_tokens:\n"
+        "rest:\n"
+        "wechat: {token: wechat-token, app_id: wx0000000000000000, app_secret: s3cret,"
+        " api_base_url: 'http://127.0.0.1:9'}\n"
+        "zhike:\n  api_tokens:\n"
         f"    - {{token: {EDITOR}, role: editor}}\n"
         f"    - {{token: {AGENT}, role: agent}}\n"
         f"    - {{token: {SUPERVISOR}, role: supervisor}}\n",

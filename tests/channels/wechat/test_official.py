@@ -126,8 +126,10 @@ def signed(mode: str, inner_xml: str) -> s.SignedRequest:
     stamp = now()
     if mode == "plain":
         return s.oa_plain(inner_xml, timestamp=stamp)
-    return compatible(inner_xml, stamp) if mode == "compatible" else s.oa_encrypted(
-        inner_xml, timestamp=stamp
+    return (
+        compatible(inner_xml, stamp)
+        if mode == "compatible"
+        else s.oa_encrypted(inner_xml, timestamp=stamp)
     )
 
 
@@ -199,7 +201,9 @@ def test_voice_without_recognition_asks_again(server: tuple[str, LiveServer]) ->
     assert "没有听清" in reply["Content"]
 
 
-@pytest.mark.parametrize("name", ["oa_image", "oa_video", "oa_shortvideo", "oa_location", "oa_link"])
+@pytest.mark.parametrize(
+    "name", ["oa_image", "oa_video", "oa_shortvideo", "oa_location", "oa_link"]
+)
 def test_media_is_kept_and_the_customer_asked_for_words(
     server: tuple[str, LiveServer], name: str
 ) -> None:
@@ -231,7 +235,9 @@ def test_events_without_an_answer_get_success(server: tuple[str, LiveServer], na
 
 def test_unknown_message_type_gets_a_polite_reply(server: tuple[str, LiveServer]) -> None:
     mode, live = server
-    inner = s.oa_text("x", msg_id=msg_id()).replace("<![CDATA[text]]>", "<![CDATA[miniprogrampage]]>")
+    inner = s.oa_text("x", msg_id=msg_id()).replace(
+        "<![CDATA[text]]>", "<![CDATA[miniprogrampage]]>"
+    )
     assert "暂时还不支持" in ask(mode, live.url, inner)["Content"]
 
 
@@ -274,7 +280,9 @@ def test_safe_mode_refuses_plaintext_and_bad_ciphertext(
         plain = s.oa_plain(s.oa_text("你好", msg_id=msg_id()), timestamp=now())
         assert post(live.url, plain).status_code == 403
         other_key = "A" * 43
-        wrong = s.oa_encrypted(s.oa_text("你好", msg_id=msg_id()), timestamp=now(), aes_key=other_key)
+        wrong = s.oa_encrypted(
+            s.oa_text("你好", msg_id=msg_id()), timestamp=now(), aes_key=other_key
+        )
         assert post(live.url, wrong).status_code == 400  # signed right, decrypts to garbage
 
 
@@ -285,7 +293,9 @@ def test_slow_turn_answers_success_at_once_and_one_async_message(
     user = "o-slow-customer-000000000001"
     with serve(project, tmp_path, channel_config(fake, mode="safe")) as live:
         before = [m for m in fake.sent if m["touser"] == user]
-        request = s.oa_encrypted(s.oa_text("你是机器人吗", from_user=user, msg_id=msg_id()), timestamp=now())
+        request = s.oa_encrypted(
+            s.oa_text("你是机器人吗", from_user=user, msg_id=msg_id()), timestamp=now()
+        )
         started = time.monotonic()
         first = post(live.url, request)
         waited = time.monotonic() - started
@@ -305,7 +315,9 @@ def test_slow_turn_answers_success_at_once_and_one_async_message(
         assert len(ran) == 1
 
 
-def test_retries_of_a_fast_turn_run_it_once(project: Path, fake: FakeWeChat, tmp_path: Path) -> None:
+def test_retries_of_a_fast_turn_run_it_once(
+    project: Path, fake: FakeWeChat, tmp_path: Path
+) -> None:
     user = "o-retry-customer-00000000001"
     with serve(project, tmp_path, channel_config(fake, mode="plain")) as live:
         request = s.oa_plain(s.oa_text("你好", from_user=user, msg_id=msg_id()), timestamp=now())
@@ -327,7 +339,9 @@ def test_wechat_handoff_mode_transfers_to_wechat_customer_service(
         assert reply["MsgType"] == "transfer_customer_service"
         assert reply["TransInfo.KfAccount"] == "kf2001@gh_test"
         assert wait_for(
-            lambda: any(m["touser"] == user and "转接人工" in m["text"]["content"] for m in fake.sent)
+            lambda: any(
+                m["touser"] == user and "转接人工" in m["text"]["content"] for m in fake.sent
+            )
         )
         queued = httpx.get(f"{live.url}/api/handoffs").json()
         assert all(h["conversation_id"] != user for h in queued.get("handoffs", queued))
