@@ -29,8 +29,11 @@ class FormAction(Action):
                 for s in self.required_slots(ctx)
                 if tracker.slots.get(s) is not None
             ]
-            if prefilled:
-                events.extend(await self._validate(ctx, events, prefilled))
+            # as in Rasa 3, activation runs the form's validation action even with nothing
+            # prefilled: its `extract_<slot>` methods may fill slots (e.g. from the sender id)
+            if prefilled or f"validate_{self.name}" in ctx.domain.actions:
+                validated = await self._validate(ctx, events, prefilled)
+                events.extend(e for e in validated if not isinstance(e, ActionExecutionRejected))
         elif tracker.latest_action_name == ACTION_LISTEN:
             extracted = [
                 SlotSet(key=e.key, value=e.value)

@@ -35,7 +35,7 @@ from bot.handoff.store_schema import (
 )
 from bot.handoff.types import AgentPresence, Customer, Handoff, Rating, State, Ticket
 from bot.stores.base import check_page
-from bot.stores.sqlite import read_transaction, write_transaction
+from bot.stores.sqlite import enable_wal, read_transaction, write_transaction
 
 __all__ = ["HandoffConflict", "HandoffStore", "HandoffStoreError", "WaitStats"]
 
@@ -128,7 +128,7 @@ class HandoffStore:
         conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
-            conn.execute("PRAGMA journal_mode = WAL")
+            enable_wal(conn, self.busy_timeout)
             conn.execute("PRAGMA synchronous = NORMAL")
             schema.migrate(conn)
         except BaseException:

@@ -90,6 +90,22 @@ def write_transaction(conn: sqlite3.Connection) -> Iterator[None]:
     conn.execute("COMMIT")
 
 
+def enable_wal(conn: sqlite3.Connection, timeout: float = 10.0) -> None:
+    """Switch a file database to WAL. The switch ignores SQLite's busy timeout, so when several
+    workers open a new file at once it fails with "database is locked": retried until
+    `timeout`. A file already in WAL mode (every open after the first) is left alone."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
 @contextmanager
 def read_transaction(conn: sqlite3.Connection) -> Iterator[None]:
     """One consistent snapshot for several SELECTs."""
@@ -147,7 +163,7 @@ class SQLiteTrackerStore(TrackerStore):
         conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
-            conn.execute("PRAGMA journal_mode = WAL")
+            enable_wal(conn, self.busy_timeout)
             conn.execute("PRAGMA synchronous = NORMAL")
             _migrate(conn)
         except BaseException:

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
-from bot.stores.sqlite import write_transaction
+from bot.stores.sqlite import enable_wal, write_transaction
 
 T = TypeVar("T")
 MEMORY = ":memory:"
@@ -62,7 +62,7 @@ class SQLiteExecutor:
         conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
-            conn.execute("PRAGMA journal_mode = WAL")
+            enable_wal(conn, self.busy_timeout)
             conn.execute("PRAGMA synchronous = NORMAL")
             self.schema(conn)
         except BaseException:

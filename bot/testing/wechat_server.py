@@ -199,15 +199,18 @@ class FakeWeChat:
         origin: int | None = None,
         msgtype: str | None = None,
         body: Mapping[str, Any] | None = None,
+        sent_at: float | None = None,
     ) -> str:
         """Append a message (or an event) to the log sync_msg pages through; returns its msgid.
 
         `origin` defaults to 3 (customer) for messages and 4 (system) for events; `event` is an
         event_type or the event's fields. A customer message reopens an ended session.
+        `sent_at` backdates its send_time (default: now).
         """
         with self.lock:
+            when = self.clock() if sent_at is None else sent_at
             return self.kf.push(
-                open_kfid, external_userid, text, event, origin, msgtype, body, self.clock()
+                open_kfid, external_userid, text, event, origin, msgtype, body, when
             )
 
     def set_service_state(

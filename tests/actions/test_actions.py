@@ -59,6 +59,17 @@ async def test_balance_identifies_customer_by_sender_id() -> None:
     assert slots_set(events)["phone_number"] == ZHANG
 
 
+async def test_wechat_user_bound_to_a_number_is_not_asked() -> None:
+    openid, phone = demo_db.DEMO_BINDINGS[0][1:]
+    events = [{"event": "user", "text": "查话费", "input_channel": "wechat"}]
+    dispatcher, slots = await run(ActionQueryBalance(), sender_id=openid, events=events)
+    assert slots_set(slots)["phone_number"] == phone
+    assert "320.00元" in texts(dispatcher)[0]  # 王芳's balance
+    web = [{"event": "user", "text": "查话费", "input_channel": "webchat"}]
+    dispatcher, _ = await run(ActionQueryBalance(), sender_id=openid, events=web)
+    assert responses(dispatcher) == ["utter_customer_not_found"]  # bound on WeChat only
+
+
 async def test_unknown_sender_is_not_guessed() -> None:
     dispatcher, events = await run(ActionQueryBalance(), sender_id="13000000000")
     assert responses(dispatcher) == ["utter_customer_not_found"]

@@ -35,7 +35,9 @@ def test_position_or_own_number() -> None:
 
 def test_choice_from_the_latest_bot_message_with_buttons() -> None:
     t = tracker(
-        UserUttered(text="你好"), BotUttered(text="请选择", data={"buttons": PLAN}), BotUttered(text="…")
+        UserUttered(text="你好"),
+        BotUttered(text="请选择", data={"buttons": PLAN}),
+        BotUttered(text="…"),
     )
     assert last_buttons(t) == PLAN
     assert menu_choice(t, "2") == "/plan"
