@@ -141,6 +141,41 @@ def _sentiment(r: dict[str, Any]) -> list[str]:
     return rows
 
 
+def _wechat(r: dict[str, Any]) -> list[str]:
+    low, high = r["think_seconds"]
+    rows = [
+        f"REST / 公众号: {r['customers']} customers, {low:g}–{high:g} s think, one worker, "
+        "client send → passive reply XML (safe mode: decrypted); 微信客服: "
+        f"{r['wecom_kf']['customers']} customers, message + callback → send_msg recorded.",
+        "",
+        "| channel | turns | turns/s | p50 / p95 / p99 | errors |",
+        "|---|---|---|---|---|",
+    ]
+    labels = {
+        "rest": "REST (baseline)",
+        "wechat_plain": "公众号 plain",
+        "wechat_safe": "公众号 safe (AES)",
+        "wecom_kf": "微信客服 callback → send_msg",
+    }
+    for key, label in labels.items():
+        x = r[key]
+        lat = x["latency_ms"]
+        rows.append(
+            f"| {label} | {x['turns']} | {x['turns_per_second']:.1f} | "
+            f"{lat['p50']:.1f} / {lat['p95']:.1f} / {lat['p99']:.1f} ms | "
+            f"{sum(x['errors'].values())} |"
+        )
+    safe, plain = r["crypto"]["safe_us"], r["crypto"]["plain_us"]
+    rows += [
+        "",
+        f"In-process per message (median): safe {safe['total']:.0f} µs (decrypt "
+        f"{safe['decrypt']:.0f}, encrypt {safe['encrypt']:.0f}, XML parse "
+        f"{safe['parse_envelope'] + safe['parse_inner']:.0f}), plain {plain['total']:.0f} µs; "
+        f"MsgId claim (SQLite) {r['crypto'].get('state_claim_us', 0):.0f} µs.",
+    ]
+    return rows
+
+
 def render(results: dict[str, Any]) -> str:
     lines = [BEGIN, ""]
     if "nlu" in results:
@@ -174,6 +209,7 @@ def render(results: dict[str, Any]) -> str:
     for key, title, part in (
         ("handoff", "Human handoff", _handoff),
         ("sentiment", "Handoff triggers (held-out examples)", _sentiment),
+        ("wechat", "WeChat channels", _wechat),
     ):
         if key in results:
             lines += [

@@ -25,6 +25,8 @@ def main() -> None:
     subprocess.run([sys.executable, "-m", "bench.handoff_bench"], check=True, cwd=ROOT)
     print("Sentiment / 转人工 detector benchmark…", flush=True)
     subprocess.run([sys.executable, "-m", "bench.sentiment_bench"], check=True, cwd=ROOT)
+    print("WeChat channels benchmark (公众号 plain/safe vs REST, crypto, 微信客服)…", flush=True)
+    subprocess.run([sys.executable, "-m", "bench.wechat_bench"], check=True, cwd=ROOT)
     results = {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in RESULTS.glob("*.json")}
     print(write_markdown(results))
 
