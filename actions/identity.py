@@ -5,7 +5,8 @@ Resolution order:
 1. Slot ``phone_number`` - filled from the ``phone_number`` entity anywhere in the conversation,
    or by a form that asked for it.
 2. The conversation's sender id, when it is a mainland mobile number known to the demo DB
-   (the caller id on the voice channel, a logged-in app user), or a WeChat openid / WeCom
+   (a logged-in app user), the caller id the phone channel puts in the session metadata
+   (`caller`), or a WeChat openid / WeCom
    external_userid the business bound to a phone number (``channel_bindings``). Nothing is
    asked then.
 3. Otherwise the customer is unknown and the bot asks.
@@ -38,10 +39,14 @@ from actions.normalize import extract_mobile
 
 
 def sender_phone(tracker: Tracker) -> str | None:
-    """The sender id when it is a mobile number of a known customer."""
-    phone = extract_mobile(tracker.sender_id)
-    if phone and phone == str(tracker.sender_id).strip() and demo_db.get_customer(phone):
-        return phone
+    """The caller's number (the sender id, or the phone channel's `caller` in the session
+    metadata) or the number bound to a WeChat user, when it is a known customer's."""
+    metadata = tracker.get_slot("session_started_metadata") or {}
+    caller = metadata.get("caller") if isinstance(metadata, dict) else None
+    for candidate in (str(tracker.sender_id), str(caller or "")):
+        phone = extract_mobile(candidate)
+        if phone and phone == candidate.strip() and demo_db.get_customer(phone):
+            return phone
     bound = demo_db.bound_phone(tracker.get_latest_input_channel(), str(tracker.sender_id))
     return bound if bound and demo_db.get_customer(bound) else None
 

@@ -14,6 +14,7 @@ from rich.markup import escape
 
 from bot.cli_common import ProjectOpt, _fail, _progress, console, out
 from bot.cli_kb import kb_app
+from bot.cli_voice import voice_app
 from bot.errors import ProjectErrors, ZhikeError
 
 app = typer.Typer(
@@ -26,6 +27,7 @@ data_app = typer.Typer(help="Convert training data.", no_args_is_help=True)
 app.add_typer(test_app, name="test")
 app.add_typer(data_app, name="data")
 app.add_typer(kb_app, name="kb")
+app.add_typer(voice_app, name="voice")
 
 
 @app.command()

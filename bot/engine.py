@@ -39,6 +39,7 @@ from bot.dialogue.tracker import ACTION_LISTEN, Tracker
 from bot.dialogue.tracker_cache import DEFAULT_CAPACITY, TrackerCache
 from bot.messages import Button, InboundMessage, OutboundMessage
 from bot.model import TrainedModel
+from bot.nlu.nbest import choose
 from bot.nlu.pipeline import sanitize
 from bot.nlu.types import ParseResult
 from bot.stores.base import ConversationMeta, StoredTracker, TrackerStore
@@ -242,6 +243,11 @@ class Engine:
             metadata.setdefault("display_text", text)
             text = choice
         parse = self.model.interpreter.parse(text)
+        if message.asr_nbest and choice is None and not message.payload:
+            picked = choose(self.model.interpreter.parse, parse, message.asr_nbest)
+            if picked.index:
+                metadata.update(asr_choice=picked.index, asr_top=text)
+                text, parse = picked.text, picked.parse
         tracker.update(
             UserUttered(
                 text=text,

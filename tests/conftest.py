@@ -135,3 +135,26 @@ def texts(messages: list[OutboundMessage]) -> list[str]:
 @pytest.fixture
 def bot_texts() -> Callable[[list[OutboundMessage]], list[str]]:
     return texts
+
+
+REPO_ROOT = Path(__file__).parents[1]
+REFERENCE_FILES = ("domain.yml", "config.yml", "endpoints.yml", "nlu_data", "stories", "kb", "actions")
+
+
+@pytest.fixture(scope="session")
+def reference_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the reference bot (the repo root project), trained once per session."""
+    import shutil
+
+    from bot.runtime import train_project
+
+    root = tmp_path_factory.mktemp("reference") / "bot"
+    root.mkdir()
+    for name in REFERENCE_FILES:
+        source = REPO_ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(source, root / name)
+    train_project(root)
+    return root

@@ -66,11 +66,18 @@ def _wecom(state: ServerState, config: Mapping[str, Any]) -> Channel:
     return create_channel(state, config)
 
 
+def _voice(state: ServerState, config: Mapping[str, Any]) -> Channel:
+    from channels.voice.channel import create_channel
+
+    return create_channel(state, config)
+
+
 CHANNELS: dict[str, ChannelFactory] = {
     "rest": _rest,
     "webchat": _webchat,
     "wechat": _wechat,
     "wecom": _wecom,
+    "voice": _voice,
 }
 
 
@@ -209,6 +216,14 @@ def _mount_pages(app: FastAPI) -> None:
         if console.is_file():
             return FileResponse(console)
         return PlainTextResponse("agent console not installed", status_code=404)
+
+    softphone = STATIC_DIR / "voice.html"
+
+    @app.get("/voice", include_in_schema=False)
+    async def voice_softphone() -> Any:
+        if softphone.is_file():
+            return FileResponse(softphone)
+        return PlainTextResponse("softphone not installed", status_code=404)
 
 
 def _announce(settings: Settings) -> None:

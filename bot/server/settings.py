@@ -27,7 +27,7 @@ from bot.project.yamlio import read_yaml
 from bot.stores.factory import BACKENDS, DEFAULT_URL, sqlite_path, url_from_endpoint
 
 ROLES = ("admin", "editor", "supervisor", "agent")
-KNOWN_CHANNELS = ("rest", "webchat", "wechat", "wecom")
+KNOWN_CHANNELS = ("rest", "webchat", "wechat", "wecom", "voice")
 DEFAULT_CHANNELS = ("rest", "webchat")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 LOG_FORMATS = ("json", "text")

@@ -5,7 +5,6 @@ the agent's messages going out as 客服消息."""
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +14,6 @@ import httpx
 import pytest
 from websockets.sync.client import connect
 
-from bot.runtime import train_project
 from bot.server.app import create_app
 from bot.server.live import LiveServer
 from bot.server.settings import load_settings
@@ -24,27 +22,12 @@ from channels.wechat.xmlmsg import parse_xml
 
 from . import samples as s
 
-ROOT = Path(__file__).parents[3]
-COPIED = ("domain.yml", "config.yml", "endpoints.yml", "nlu_data", "stories", "kb", "actions")
 BOUND_OPENID, BOUND_PHONE = "o6_bmjrPTlm6_2sgVt7hMZOPfL2M", "13912345678"  # actions/demo_db.py
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("reference")
-    for name in COPIED:
-        source = ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy(source, root / name)
-    train_project(root)
-    return root
-
-
-@pytest.fixture(scope="module")
 def live(
-    reference: Path, tmp_path_factory: pytest.TempPathFactory
+    reference_root: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[LiveServer, FakeWeChat]]:
     tmp = tmp_path_factory.mktemp("wechat-reference")
     fake = FakeWeChat(app_id=s.APP_ID)
@@ -59,7 +42,7 @@ def live(
             "api_base_url": api.url,
         }
         settings = load_settings(
-            reference,
+            reference_root,
             env={},
             overrides={
                 "tracker_store": f"sqlite:///{tmp / 'trackers.db'}",

@@ -1,0 +1,131 @@
+"""`zhike voice …`: transcribe a recording, speak a text, list the models, build the prompts."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from bot.cli_common import ProjectOpt, _fail, out
+from bot.errors import ZhikeError
+
+voice_app = typer.Typer(
+    help="Phone IVR speech: transcribe, say, models, build-prompts.", no_args_is_help=True
+)
+
+
+def _voice_section(project: Path) -> dict[str, Any]:
+    """credentials.yml `voice:` (the channel's settings), {} when absent."""
+    from bot.project.yamlio import read_yaml
+
+    path = project / "credentials.yml"
+    doc = read_yaml(path) if path.is_file() else None
+    section = doc.get("voice") if isinstance(doc, dict) else None
+    return dict(section) if isinstance(section, dict) else {}
+
+
+def _tts(project: Path, engine: str | None) -> Any:
+    from channels.voice.config import VoiceConfig, build_tts
+
+    section = _voice_section(project)
+    if engine:
+        section["tts"] = engine
+    return build_tts(VoiceConfig.from_mapping(section), project.resolve())
+
+
+@voice_app.command("transcribe")
+def transcribe(
+    wav: Path = typer.Argument(..., help="A WAV recording (mono or stereo, any common rate)."),
+    engine: str = typer.Option(
+        None, "--engine", "-e", help="vosk or whisper (default: configured)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    project: Path = ProjectOpt,
+) -> None:
+    """Recognise a recording: the text, the n-best list and the timing."""
+    from voice.asr.models import load_engine
+    from voice.audio import duration, read_wav
+
+    try:
+        pcm, rate = read_wav(wav)
+        asr = load_engine(engine, project.resolve())
+        started = time.perf_counter()
+        result = asyncio.run(asr.transcribe(pcm, rate, timeout=120.0))
+        wall = time.perf_counter() - started
+    except (ZhikeError, OSError, ValueError) as exc:
+        _fail(exc)
+        return
+    audio = duration(pcm, rate)
+    nbest = [{"text": h.text, "confidence": round(h.confidence, 3)} for h in result.nbest]
+    report = {
+        "text": result.text,
+        "nbest": nbest,
+        "engine": result.engine,
+        "audio_seconds": round(audio, 3),
+        "seconds": round(wall, 3),
+        "real_time_factor": round(wall / audio, 3) if audio else None,
+    }
+    if as_json:
+        out.print_json(json.dumps(report, ensure_ascii=False))
+        return
+    out.print(result.text or "（没有识别到语音 / no speech recognised）", markup=False)
+    for item in nbest[1:]:
+        out.print(f"  候选 / alt: {item['text']} ({item['confidence']})", markup=False)
+    out.print(f"[dim]{result.engine}: {audio:.2f}s audio in {wall:.2f}s[/dim]")
+
+
+@voice_app.command("say")
+def say(
+    text: str = typer.Argument(..., help="What to say (Chinese)."),
+    output: Path = typer.Option(..., "--output", "-o", help="The WAV file to write."),
+    engine: str = typer.Option(None, "--engine", "-e", help="espeak (offline) or edge (online)."),
+    project: Path = ProjectOpt,
+) -> None:
+    """Speak a text into a 16 kHz WAV file (through the prompt cache)."""
+    from voice.audio import write_wav
+    from voice.tts.base import Voice
+
+    try:
+        tts = _tts(project, engine)
+        speech = asyncio.run(tts.synthesize(text, Voice()))
+        write_wav(output, speech.pcm, speech.rate)
+    except (ZhikeError, OSError, ValueError) as exc:
+        _fail(exc)
+        return
+    cached = "（缓存 / cached）" if speech.cached else ""
+    out.print(f"{output}: {speech.duration:.2f}s, {speech.engine}{cached}", markup=False)
+
+
+@voice_app.command("models")
+def models() -> None:
+    """Which speech models to download, from where, and where to put them."""
+    from voice.asr.models import models_help
+
+    out.print(models_help(), markup=False, highlight=False)
+
+
+@voice_app.command("build-prompts")
+def build_prompts(
+    engine: str = typer.Option(None, "--engine", "-e", help="espeak (offline) or edge (online)."),
+    project: Path = ProjectOpt,
+) -> None:
+    """Synthesise every static response and KB voice answer into the prompt cache."""
+    from voice.tts.cache import CachedEngine
+    from voice.tts.prompts import build_prompts as build
+
+    try:
+        tts = _tts(project, engine)
+        inner = tts.engine if isinstance(tts, CachedEngine) else tts
+        started = time.perf_counter()
+        made = build(project.resolve(), inner, tts.cache)
+    except (ZhikeError, OSError, ValueError) as exc:
+        _fail(exc)
+        return
+    out.print(
+        f"已合成 {made} 条提示音 / {made} prompt(s) synthesised "
+        f"({time.perf_counter() - started:.1f}s) → {tts.cache.root}"
+    )
