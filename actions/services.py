@@ -14,6 +14,9 @@ from actions.identity import identity_events, resolve_customer
 from actions.normalize import extract_mobile, mask_phone, parse_amount, yuan
 
 ROAMING_H5 = "https://h5.example-telecom.cn/roaming"
+ROAMING_SMS_TEXT = "【小知】国际漫游资费详情："
+VOICE_CHANNEL = "voice"
+NOTICES_SLOT = "after_call_notices"  # sent by the phone channel at hang-up (bot/notify.py)
 
 
 def _reset(*slots: str) -> list[EventType]:
@@ -189,12 +192,43 @@ class ActionRoamingLink(Action):
             dispatcher.utter_message(response="utter_roaming_unavailable")
             return _reset("country")
         link = f"{ROAMING_H5}?{urlencode({'country': rate.code})}"
+        offer = (
+            f"「{rate.country}」的国际漫游日包为 {yuan(rate.daily_fee)}/天，"
+            f"每天含 {rate.daily_gb:g}GB 高速流量，按使用天数收费。"
+        )
+        tip = "建议出发前开通，到达后记得打开手机的“数据漫游”开关。"
+        if tracker.get_latest_input_channel() == VOICE_CHANNEL:  # a link cannot be read out
+            return _link_after_call(dispatcher, tracker, (offer, tip), link)
         dispatcher.utter_message(
-            text=(
-                f"「{rate.country}」的国际漫游日包为 {yuan(rate.daily_fee)}/天，"
-                f"每天含 {rate.daily_gb:g}GB 高速流量，按使用天数收费。点击链接即可开通：{link}"
-                "。建议出发前开通，到达后记得打开手机的“数据漫游”开关。"
-            ),
+            text=f"{offer}点击链接即可开通：{link}。{tip}",
             json_message={"type": "link", "url": link, "country": rate.country},
         )
         return _reset("country")
+
+
+def _link_after_call(
+    dispatcher: CollectingDispatcher, tracker: Tracker, says: tuple[str, str], link: str
+) -> list[EventType]:
+    """On the phone: queue the link as an SMS sent after the call (bot/notify.py), or point
+    to the app when there is no mobile number to text."""
+    offer, tip = says
+    phone = _sms_number(tracker)
+    if phone is None:
+        dispatcher.utter_message(text=f"{offer}您可以在手机营业厅App搜索“国际漫游”开通。{tip}")
+        return _reset("country")
+    dispatcher.utter_message(text=f"{offer}挂机后我们会把资费详情链接通过短信发到您的手机上。{tip}")
+    notice = {"channel": "sms", "to": phone, "text": ROAMING_SMS_TEXT, "url": link}
+    queued = list(tracker.get_slot(NOTICES_SLOT) or [])
+    return [*_reset("country"), SlotSet(NOTICES_SLOT, [*queued, notice])]
+
+
+def _sms_number(tracker: Tracker) -> str | None:
+    """The mobile to text after the call: slot ``phone_number``, else the phone channel's
+    caller id (session metadata ``caller``)."""
+    metadata = tracker.get_slot("session_started_metadata") or {}
+    caller = metadata.get("caller") if isinstance(metadata, dict) else None
+    for candidate in (tracker.get_slot("phone_number"), caller):
+        phone = extract_mobile(str(candidate or "").strip().removeprefix("+86"))
+        if phone:
+            return phone
+    return None

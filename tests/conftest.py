@@ -138,7 +138,15 @@ def bot_texts() -> Callable[[list[OutboundMessage]], list[str]]:
 
 
 REPO_ROOT = Path(__file__).parents[1]
-REFERENCE_FILES = ("domain.yml", "config.yml", "endpoints.yml", "nlu_data", "stories", "kb", "actions")
+REFERENCE_FILES = (
+    "domain.yml",
+    "config.yml",
+    "endpoints.yml",
+    "nlu_data",
+    "stories",
+    "kb",
+    "actions",
+)
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -30,6 +31,7 @@ from bot.kb.hook import KBResponder
 from bot.kb.service import KnowledgeBase
 from bot.messages import OutboundMessage
 from bot.model import TrainedModel
+from bot.notify import Notifier, notifier_for_project
 from bot.runtime import build_engine, train_project
 from bot.server import heap
 from bot.server.auth import Authenticator
@@ -42,6 +44,7 @@ from bot.stores.factory import sqlite_path
 if TYPE_CHECKING:
     from channels.wechat.state import ChannelState
     from channels.wechat.tokens import TokenStore
+    from voice.asr.base import AsrEngine
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +96,22 @@ def handoff_overrides(settings: Settings) -> dict[str, Any]:
     return overrides
 
 
+def load_asr(project: Path) -> AsrEngine | None:
+    """The project's default ASR engine, or None (nothing configured, or a bad setup: logged)."""
+    from voice.asr.models import load_engine, voice_settings
+
+    try:
+        if voice_settings(project).default_engine() is None:
+            log.info("no ASR configured: voice messages get a polite request to type instead")
+            return None
+        engine = load_engine(None, project)
+    except ZhikeError as exc:  # AsrError, or an unreadable endpoints.yml
+        log.error("ASR not available, voice messages get a polite reply: %s", exc)
+        return None
+    log.info("ASR for voice messages: %s", engine.name)
+    return engine
+
+
 @dataclass
 class ServerState:
     settings: Settings
@@ -108,6 +127,8 @@ class ServerState:
     _heap: asyncio.Task[None] | None = None
     _sweeper: asyncio.Task[None] | None = None
     channels: dict[str, Channel] = field(default_factory=dict)
+    _asr: tuple[AsrEngine | None] | None = None  # (engine or None) once looked up
+    _asr_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
     def build(cls, settings: Settings, metrics: Metrics) -> ServerState:
@@ -160,6 +181,22 @@ class ServerState:
 
         path = beside_tracker_store(self.settings, "-wechat-tokens.db")
         return MemoryTokenStore() if path is None else SQLiteTokenStore(path)
+
+    @cached_property
+    def notifier(self) -> Notifier:
+        """Sender of after-call links (SMS / WeChat), from endpoints.yml `notify:`; log-only
+        when there is none. Raises ValueError on a bad section (at the first use)."""
+        return notifier_for_project(self.settings.project)
+
+    @property
+    def asr(self) -> AsrEngine | None:
+        """The configured speech recogniser (voice.asr.models), built on first use and kept;
+        None when none is configured or it cannot be built (logged). Reads the project's
+        files: async code calls it from a worker thread (`asyncio.to_thread`)."""
+        with self._asr_lock:
+            if self._asr is None:
+                self._asr = (load_asr(self.settings.project),)
+            return self._asr[0]
 
     @property
     def knowledge(self) -> KnowledgeBase | None:
@@ -281,6 +318,8 @@ class ServerState:
                     await stop()
         if "wechat_state" in self.__dict__:
             await self.wechat_state.close()
+        if self._asr is not None and self._asr[0] is not None:
+            self._asr[0].close()
         if self.handoff is not None:
             await self.handoff.close()
         await self.holder.engine.close()  # action runner and stores

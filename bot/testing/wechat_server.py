@@ -334,7 +334,9 @@ def register_oa_routes(app: FastAPI, fake: FakeWeChat) -> None:
 
     @app.get("/cgi-bin/media/get")
     async def media_get(request: Request) -> Response:
-        await fake.enter(request, "oa")
+        # one path for OA and WeCom media (on their own hosts in reality): either token works
+        token = request.query_params.get("access_token") or ""
+        await fake.enter(request, "kf" if token.startswith("KF_") else "oa")
         media_id = request.query_params.get("media_id", "")
         with fake.lock:
             found = fake._media.get(media_id)

@@ -54,6 +54,7 @@ TEXTS = {
     "goodbye": "感谢您的来电，再见。",
     "escalate": "我为您转接人工客服，请稍候。",
     "failed": "抱歉，系统暂时有点忙，请您稍后再试。",
+    "hold": "人工客服正在接入，请您不要挂机，稍等片刻。",
 }
 _PUNCT = re.compile(r"[\s，。！？、,.!?~～…]+")
 
@@ -72,6 +73,7 @@ class CallSettings:
     barge_in_s: float = 0.8  # speech this long stops a prompt even before words are known
     end_silence_ms: int = 600
     greet_payload: str = "/greet"
+    hold_every_s: float = 20.0  # a hold prompt this often while the caller waits for an agent
     voice: Voice = field(default_factory=Voice)
     tts_timeout: float = 10.0
     asr_timeout: float = 10.0
@@ -263,7 +265,10 @@ class Call:
         if self.ended or self.busy or self.player.playing or self.endpointer.speaking:
             self._silent_since = None
             return
-        if self._in_handoff() or self._hangup_when_done:
+        if self._hangup_when_done:
+            return
+        if self._in_handoff():
+            self._hold()
             return
         if self._silent_since is None:
             self._silent_since = self.now
@@ -276,9 +281,24 @@ class Call:
             else:
                 self._track(self._say([Utterance(TEXTS["no_input"]), *self._last], keep=False))
 
-    def _in_handoff(self) -> bool:
+    def _handoff_state(self) -> str | None:
         service = getattr(self.holder.engine.handoff, "service", None)
-        return service is not None and self.call_id in getattr(service, "active", {})
+        state = getattr(service, "active", {}).get(self.call_id) if service else None
+        return None if state is None else str(getattr(state, "value", state))
+
+    def _in_handoff(self) -> bool:
+        return self._handoff_state() is not None
+
+    def _hold(self) -> None:
+        """While the caller waits for an agent: a hold prompt every `hold_every_s` of quiet."""
+        if self._handoff_state() not in ("queued", "assigned"):
+            self._silent_since = None
+            return
+        if self._silent_since is None:
+            self._silent_since = self.now
+        elif self.now - self._silent_since >= self.settings.hold_every_s:
+            self._silent_since = None
+            self._track(self._say([Utterance(TEXTS["hold"])], keep=False))
 
     def _escalate(self, reason: str) -> None:
         self._note("escalate", reason)

@@ -34,6 +34,7 @@ from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect
 
 from bot.messages import OutboundMessage
+from bot.notify import LogNotifier, Notifier, flush
 from bot.server.holder import EngineHolder
 from channels.voice.call import Call
 from channels.voice.config import Deaf, NoAsr, VoiceConfig, build_asr, build_tts
@@ -125,10 +126,17 @@ class VoiceChannel:
     name = CHANNEL
 
     def __init__(
-        self, holder: EngineHolder, config: VoiceConfig, asr: AsrEngine, tts: TtsEngine
+        self,
+        holder: EngineHolder,
+        config: VoiceConfig,
+        asr: AsrEngine,
+        tts: TtsEngine,
+        notifier: Notifier | None = None,
     ) -> None:
         self.holder, self.config, self.asr, self.tts = holder, config, asr, tts
+        self.notifier: Notifier = notifier or LogNotifier()  # after-call links (SMS …)
         self.calls: dict[str, Call] = {}
+        self.loop: asyncio.AbstractEventLoop | None = None
         self._warm: asyncio.Task[None] | None = None
 
     def router(self) -> APIRouter:
@@ -145,6 +153,7 @@ class VoiceChannel:
 
     async def start(self) -> None:
         """Load the ASR model and synthesise the busy prompt before the first caller."""
+        self.loop = asyncio.get_running_loop()  # for transports that run in other threads
         self._warm = asyncio.create_task(self._warm_up(), name="zhike-voice-warm-up")
 
     async def close(self) -> None:
@@ -249,6 +258,7 @@ class VoiceChannel:
             with contextlib.suppress(asyncio.CancelledError):
                 await reader
             await call.hangup()  # the turn in flight finishes and is saved
+            await flush(self.holder.engine, call.call_id, self.notifier)  # after-call links
             log.info("voice: call %s ended", call.call_id)
 
     async def _pump(self, stream: Stream) -> None:
@@ -427,5 +437,9 @@ def create_channel(state: ServerState, config: Mapping[str, Any]) -> VoiceChanne
     settings = VoiceConfig.from_mapping(config)
     project = state.settings.project
     return VoiceChannel(
-        state.holder, settings, build_asr(settings, project), build_tts(settings, project)
+        state.holder,
+        settings,
+        build_asr(settings, project),
+        build_tts(settings, project),
+        state.notifier,
     )

@@ -27,13 +27,16 @@ TEXTS = {
 
 @dataclass(frozen=True, slots=True)
 class Decision:
-    """Run `turn`, or answer `reply` (a TEXTS key) at once, or neither (ignore)."""
+    """Run `turn`, or answer `reply` (a TEXTS key) at once, or neither (ignore).
+    `listen`: a voice message's media id; with our ASR, its transcript runs the turn (`heard`)
+    instead of `reply`."""
 
     turn: InboundMessage | None = None
     reply: str | None = None
     media: bool = False  # an image/video/location the bot itself cannot read
     note: str = ""  # why it was ignored (logged)
     extra: dict[str, str] = field(default_factory=dict)
+    listen: str = ""
 
 
 def _inbound(msg: WeChatMessage, text: str = "", payload: str | None = None) -> InboundMessage:
@@ -57,7 +60,16 @@ def _voice(msg: WeChatMessage) -> Decision:
         turn = _inbound(msg, msg.recognition.strip())
         turn.metadata["asr"] = "wechat"
         return Decision(turn=turn)
-    return Decision(reply="voice_unclear", extra={"media_id": msg.media_id, "format": msg.format})
+    extra = {"media_id": msg.media_id, "format": msg.format}
+    return Decision(reply="voice_unclear", extra=extra, listen=msg.media_id.strip())
+
+
+def heard(msg: WeChatMessage, text: str, nbest: list[tuple[str, float]]) -> InboundMessage:
+    """The turn for a voice message recognised by our own ASR."""
+    turn = _inbound(msg, text)
+    turn.asr_nbest = nbest
+    turn.metadata.update(asr="zhike", media_id=msg.media_id)
+    return turn
 
 
 def _described(label: str) -> Callable[[WeChatMessage], Decision]:

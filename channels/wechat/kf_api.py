@@ -23,6 +23,7 @@ import aiohttp
 
 from channels.wechat.api import (
     BaseAPI,
+    Media,
     WeChatAPIError,
     WindowClosed,
     parse_token,
@@ -96,7 +97,8 @@ class SyncPage:
 
 
 class KfAPI(BaseAPI):
-    """微信客服: gettoken, sync_msg, send_msg, send_msg_on_event, service_state get/trans."""
+    """微信客服: gettoken, sync_msg, send_msg, send_msg_on_event, service_state get/trans,
+    media/get."""
 
     ERRORS: ClassVar[Mapping[int, type[WeChatAPIError]]] = {
         **BaseAPI.ERRORS,
@@ -199,6 +201,10 @@ class KfAPI(BaseAPI):
             body["servicer_userid"] = servicer_userid
         payload = await self.call("POST", "/cgi-bin/kf/service_state/trans", json=body)
         return _str(payload, "msg_code")
+
+    async def get_media(self, media_id: str) -> Media:
+        """A temporary media file (a customer's voice, image …) by its media_id."""
+        return await self.download("/cgi-bin/media/get", {"media_id": media_id})
 
     async def _send_message(
         self,

@@ -13,6 +13,10 @@
 - **Handoff**: `handoff: console` queues in our agent console (agents' messages come back
   through `send()` as 客服消息); `handoff: wechat` answers `transfer_customer_service` so
   WeChat's own 多客服 takes the conversation.
+- **Voice**: WeChat's `Recognition` text when it sent one; otherwise, with an ASR configured
+  (`ServerState.asr`), the turn task downloads the voice media, decodes and recognises it
+  (so a slow recognition falls under the 5-second rule like any slow turn); without an ASR,
+  or when any step fails, the customer is politely asked to say it again or type.
 """
 
 from __future__ import annotations
@@ -48,13 +52,18 @@ from channels.wechat.xmlmsg import (
     text_reply,
     transfer_reply,
 )
+from voice.asr.base import AsrError
+from voice.audio import AudioError
+from voice.decode import transcribe_audio
 
 if TYPE_CHECKING:
     from bot.server.state import ServerState
+    from voice.asr.base import AsrEngine
 
 log = logging.getLogger(__name__)
 SUCCESS = "success"
 REMEMBER_REPLIES = 60.0  # seconds a finished passive reply is kept for WeChat's retries
+ASR_TIMEOUT = 30.0  # seconds to recognise one voice message (WeChat's are at most 60 s)
 _XML_BODY = {
     "requestBody": {
         "required": True,
@@ -117,10 +126,13 @@ class OfficialChannel:
         api: OfficialAPI,
         handoff: HandoffService | None = None,
         clock: Callable[[], float] = time.time,
+        asr: Callable[[], AsrEngine | None] | None = None,
     ) -> None:
+        """`asr`: gives the speech recogniser (or None); blocking, called in a worker thread."""
         self.holder, self.config, self.state, self.api = holder, config, state, api
         self.handoff = handoff
         self.clock = clock
+        self.asr = asr
         self.crypto = (
             MessageCrypto(config.token, config.encoding_aes_key, config.app_id)
             if config.encoding_aes_key
@@ -223,7 +235,8 @@ class OfficialChannel:
             log.info("wechat retry of %s ignored: already handled", key)
             return SUCCESS
         decision = inbound.decide(msg, self.config.subscribe_payload or None)
-        if decision.turn is None:
+        listen = bool(decision.listen) and self.asr is not None
+        if decision.turn is None and not listen:
             if decision.reply:
                 log.info("wechat %s answered with %s %s", key, decision.reply, decision.note)
                 return text_reply(
@@ -232,7 +245,7 @@ class OfficialChannel:
             log.info("wechat %s ignored: %s", key, decision.note or msg.kind)
             return SUCCESS
         self._prune()
-        task = asyncio.create_task(self._turn(decision))
+        task = asyncio.create_task(self._listen(msg) if listen else self._turn(decision))
         running = self._running[key] = Running(task)
         return await self._wait(msg, running, retry=False)
 
@@ -248,6 +261,32 @@ class OfficialChannel:
             log.exception("wechat turn failed for %s", turn.message_id)
             return [OutboundMessage(kind="text", text=inbound.TEXTS["failed"])]
         return result.messages
+
+    async def _listen(self, msg: WeChatMessage) -> list[OutboundMessage]:
+        """A voice message WeChat did not recognise: our ASR's transcript runs the turn."""
+        text, nbest = await self._hear(msg)
+        if not text:
+            return [OutboundMessage(kind="text", text=inbound.TEXTS["voice_unclear"])]
+        return await self._turn(inbound.Decision(turn=inbound.heard(msg, text, nbest)))
+
+    async def _hear(self, msg: WeChatMessage) -> tuple[str, list[tuple[str, float]]]:
+        """Download, decode and recognise the voice media; ("", []) on any failure (logged)."""
+        assert self.asr is not None
+        try:
+            engine = await asyncio.to_thread(self.asr)
+            if engine is None:
+                return "", []
+            media = await self.api.get_media(msg.media_id)
+            hint = f"{msg.format} {media.content_type}"
+            result = await transcribe_audio(engine, media.data, hint, timeout=ASR_TIMEOUT)
+        except (WeChatAPIError, AudioError, AsrError) as exc:
+            log.warning("wechat voice %s not recognised: %s", msg.dedup_key, exc)
+            return "", []
+        except Exception:
+            log.exception("wechat voice %s: recognition failed", msg.dedup_key)
+            return "", []
+        log.info("wechat voice %s recognised in %.2fs", msg.dedup_key, result.seconds)
+        return result.text, [(h.text, h.confidence) for h in result.nbest]
 
     def _with_agent(self, conversation_id: str) -> bool:
         return self.handoff is not None and conversation_id in self.handoff.active
@@ -361,4 +400,6 @@ def create_channel(state: ServerState, config: Mapping[str, Any]) -> OfficialCha
         base_url=settings.api_base_url,
         tokens=state.wechat_tokens,
     )
-    return OfficialChannel(state.holder, settings, state.wechat_state, api, state.handoff)
+    return OfficialChannel(
+        state.holder, settings, state.wechat_state, api, state.handoff, asr=lambda: state.asr
+    )

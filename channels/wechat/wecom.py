@@ -11,6 +11,9 @@
   optional periodic pull.
 - **Messages**: a customer's message (origin 3) runs a turn; its replies go out with
   `send_msg` (buttons as msgmenu, clicked items come back with their payload as `menu_id`).
+  A voice message, with an ASR configured (`ServerState.asr`), is downloaded (media/get),
+  decoded and recognised, and its transcript runs the turn; without one, or when that fails,
+  the customer gets a polite fixed reply.
   `enter_session` runs the `/greet` welcome turn, answered with `send_msg_on_event` (the
   event's welcome_code) first. Servicers' messages (origin 5) are only logged.
 - **Handoff**: `handoff: console` queues in our agent console (agents' messages come back
@@ -21,6 +24,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -50,14 +54,19 @@ from channels.wechat.state import ChannelState
 from channels.wechat.wecom_config import WeComConfig
 from channels.wechat.wecom_pull import Puller
 from channels.wechat.xmlmsg import MAX_BYTES, XMLRejected, message_from_fields, parse_xml
+from voice.asr.base import AsrError
+from voice.audio import AudioError
+from voice.decode import transcribe_audio
 
 if TYPE_CHECKING:
     from bot.server.state import ServerState
+    from voice.asr.base import AsrEngine
 
 log = logging.getLogger(__name__)
 
 CLOSE_TIMEOUT = 10.0  # seconds close() waits for turns under way
 RECHECK_AFTER = 600.0  # a remembered servicer state older than this is checked with WeCom
+ASR_TIMEOUT = 30.0  # seconds to recognise one voice message
 WITH_SERVICER = (STATE_QUEUED, STATE_HUMAN)
 _XML_BODY = {
     "requestBody": {
@@ -111,11 +120,14 @@ class WeComChannel:
         api: KfAPI,
         handoff: HandoffService | None = None,
         clock: Callable[[], float] = time.time,
+        asr: Callable[[], AsrEngine | None] | None = None,
     ) -> None:
-        """The channel owns `api` (closed by `close()`); `state` is shared and not closed."""
+        """The channel owns `api` (closed by `close()`); `state` is shared and not closed.
+        `asr` gives the speech recogniser (or None); blocking, called in a worker thread."""
         self.holder, self.config, self.state, self.api = holder, config, state, api
         self.handoff = handoff
         self.clock = clock
+        self.asr = asr
         self.crypto = MessageCrypto(
             config.token, config.encoding_aes_key, config.corp_id, wecom=True
         )
@@ -228,6 +240,8 @@ class WeComChannel:
             log.info("wecom %s: %s is with a WeCom servicer; the bot stays silent", msg.msgid, user)
             return
         understood = inbound.understand(msg)
+        if understood.listen and self.asr is not None:
+            understood = await self._hear(msg, understood)
         if understood.reply is not None:
             await self._push(user, account, [KfOut("text", {"content": understood.reply})])
             return
@@ -238,6 +252,27 @@ class WeComChannel:
             await self._push(user, account, [KfOut("text", {"content": inbound.TEXTS["failed"]})])
             return
         await self._answer(user, account, result.messages)
+
+    async def _hear(self, msg: KfMessage, understood: inbound.Understood) -> inbound.Understood:
+        """Download, decode and recognise a voice message; the polite reply on any failure."""
+        assert self.asr is not None
+        try:
+            engine = await asyncio.to_thread(self.asr)
+            if engine is None:
+                return understood
+            media = await self.api.get_media(understood.listen)
+            result = await transcribe_audio(
+                engine, media.data, media.content_type, timeout=ASR_TIMEOUT
+            )
+        except (WeChatAPIError, AudioError, AsrError) as exc:
+            log.warning("wecom voice %s not recognised: %s", msg.msgid, exc)
+            return inbound.heard(understood, "", [])
+        except Exception:
+            log.exception("wecom voice %s: recognition failed", msg.msgid)
+            return inbound.heard(understood, "", [])
+        log.info("wecom voice %s recognised in %.2fs", msg.msgid, result.seconds)
+        nbest = [(h.text, h.confidence) for h in result.nbest]
+        return inbound.heard(understood, result.text, nbest)
 
     async def _enter_session(self, msg: KfMessage) -> None:
         user, account = msg.external_userid, msg.open_kfid or self.config.open_kfid
@@ -391,4 +426,6 @@ def create_channel(state: ServerState, config: Mapping[str, Any]) -> WeComChanne
         base_url=settings.api_base_url,
         tokens=state.wechat_tokens,
     )
-    return WeComChannel(state.holder, settings, state.wechat_state, api, state.handoff)
+    return WeComChannel(
+        state.holder, settings, state.wechat_state, api, state.handoff, asr=lambda: state.asr
+    )

@@ -2,14 +2,15 @@
 
 Text goes to the engine as it is (a clicked menu item whose id is a `/intent…` payload goes as
 that payload). Media the bot cannot read becomes a short marker the NLU can take ("[图片]",
-"[位置] 名称 地址" …) with the details in the metadata; voice (no speech recognition here) and
-unknown types get a polite fixed reply instead of a turn.
+"[位置] 名称 地址" …) with the details in the metadata; unknown types get a polite fixed reply
+instead of a turn. Voice gets one too unless the channel has an ASR: `listen` names its media,
+and `heard` turns the transcript into the turn's text.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bot.messages import InboundMessage
@@ -18,6 +19,7 @@ from channels.wechat.kf_api import KfMessage
 CHANNEL = "wecom"
 TEXTS = {
     "voice": "抱歉，暂时无法收听语音消息，麻烦您用文字告诉我您的问题，谢谢。",
+    "voice_unclear": "抱歉，这条语音我没有听清楚，麻烦您再说一遍，或者直接发送文字给我。",
     "unsupported": "抱歉，暂时还不支持这种类型的消息，麻烦您用文字描述一下您的需求，谢谢。",
     "failed": "抱歉，系统开了个小差，请您稍后再试一次。",
     "transfer": "正在为您转接人工客服，请稍候。",
@@ -26,12 +28,15 @@ TEXTS = {
 
 @dataclass(frozen=True, slots=True)
 class Understood:
-    """The text (and payload) for a turn, or a fixed `reply` instead of a turn."""
+    """The text (and payload) for a turn, or a fixed `reply` instead of a turn. `listen`: a
+    voice message's media id, for the channel's ASR (its transcript replaces `reply`)."""
 
     text: str = ""
     payload: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     reply: str | None = None
+    listen: str = ""
+    nbest: tuple[tuple[str, float], ...] = ()
 
 
 def _part(msg: KfMessage, key: str) -> Mapping[str, Any]:
@@ -80,6 +85,20 @@ def _business_card(msg: KfMessage) -> Understood:
     return Understood(text="[名片]", metadata={"userid": str(card.get("userid") or "")})
 
 
+def _voice(msg: KfMessage) -> Understood:
+    media_id = str(_part(msg, "voice").get("media_id") or "").strip()
+    meta = {"media_id": media_id} if media_id else {}
+    return Understood(reply=TEXTS["voice"], listen=media_id, metadata=meta)
+
+
+def heard(understood: Understood, text: str, nbest: list[tuple[str, float]]) -> Understood:
+    """A voice message recognised by our ASR (an empty `text`: ask again)."""
+    if not text:
+        return replace(understood, reply=TEXTS["voice_unclear"])
+    meta = {**understood.metadata, "asr": "zhike"}
+    return replace(understood, text=text, reply=None, metadata=meta, nbest=tuple(nbest))
+
+
 def _reply(name: str) -> Callable[[KfMessage], Understood]:
     return lambda msg: Understood(reply=TEXTS[name])
 
@@ -93,7 +112,7 @@ UNDERSTAND: dict[str, Callable[[KfMessage], Understood]] = {
     "link": _link,
     "miniprogram": _miniprogram,
     "business_card": _business_card,
-    "voice": _reply("voice"),
+    "voice": _voice,
 }
 
 
@@ -113,6 +132,7 @@ def inbound(msg: KfMessage, understood: Understood) -> InboundMessage:
         payload=understood.payload,
         message_id=msg.msgid,
         metadata=metadata,
+        asr_nbest=list(understood.nbest),
     )
 
 

@@ -227,6 +227,56 @@ async def test_roaming_link() -> None:
     assert responses(dispatcher) == ["utter_roaming_unavailable"]
 
 
+def _on(channel: str) -> list[dict[str, Any]]:
+    return [{"event": "user", "text": "日本", "input_channel": channel}]
+
+
+JAPAN_LINK = "https://h5.example-telecom.cn/roaming?country=JP"
+SMS_SENTENCE = "挂机后我们会把资费详情链接通过短信发到您的手机上。"
+
+
+async def test_roaming_on_the_phone_queues_the_link_as_an_sms_after_the_call() -> None:
+    metadata = {"caller": "+8613812345678", "call_id": "call-1"}
+    slots = {"country": "日本", "session_started_metadata": metadata}
+    dispatcher, events = await run(ActionRoamingLink(), slots, events=_on("voice"))
+    [said] = texts(dispatcher)
+    assert SMS_SENTENCE in said and "25.00元/天" in said
+    assert "http" not in said and not dispatcher.messages[0]["custom"]
+    sms = {"channel": "sms", "to": ZHANG, "text": "【小知】国际漫游资费详情：", "url": JAPAN_LINK}
+    assert slots_set(events) == {"country": None, "after_call_notices": [sms]}
+
+
+async def test_roaming_on_the_phone_appends_to_queued_notices_and_prefers_the_phone_slot() -> None:
+    earlier = {"channel": "wechat", "text": "x", "url": None}
+    slots = {
+        "country": "韩国",
+        "phone_number": CHEN,
+        "after_call_notices": [earlier],
+        "session_started_metadata": {"caller": ZHANG},
+    }
+    _, events = await run(ActionRoamingLink(), slots, events=_on("voice"))
+    queued = slots_set(events)["after_call_notices"]
+    assert queued[0] == earlier
+    assert queued[1]["to"] == CHEN and queued[1]["url"].endswith("country=KR")
+
+
+async def test_roaming_on_the_phone_without_a_mobile_number_promises_no_sms() -> None:
+    slots = {"country": "日本", "session_started_metadata": {"caller": "anonymous"}}
+    dispatcher, events = await run(ActionRoamingLink(), slots, events=_on("voice"))
+    [said] = texts(dispatcher)
+    assert SMS_SENTENCE not in said and "手机营业厅App" in said and "http" not in said
+    assert slots_set(events) == {"country": None}
+
+
+async def test_roaming_on_the_web_shows_the_link_and_queues_nothing() -> None:
+    slots = {"country": "日本", "session_started_metadata": {"caller": ZHANG}}
+    dispatcher, events = await run(ActionRoamingLink(), slots, events=_on("web"))
+    [said] = texts(dispatcher)
+    assert JAPAN_LINK in said and SMS_SENTENCE not in said
+    assert dispatcher.messages[0]["custom"]["url"] == JAPAN_LINK
+    assert slots_set(events) == {"country": None}
+
+
 async def test_stop_form_forgets_the_abandoned_request() -> None:
     events = [
         {"event": "active_loop", "name": "broadband_repair_form"},

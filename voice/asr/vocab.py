@@ -146,8 +146,9 @@ def rank(src: _Sources, limit: int = LIMIT) -> list[str]:
         specificity = math.log((total + 1) / (freq.get(word, 0) + 1))
         return bonus[word] * (1 + counts.get(word, 0)) * specificity
 
-    order = {w: i for i, w in enumerate(bonus)}
-    ranked = sorted(bonus, key=lambda w: (-score(w), order[w]))
+    # ties broken by the word itself: the same order in every process (sets iterate in a
+    # per-process hash order, which made the whisper prompt differ between runs)
+    ranked = sorted(bonus, key=lambda w: (-score(w), -bonus[w], w))
     unique = {w.casefold(): w for w in reversed(ranked)}  # WiFi / wifi: keep the better one
     return [w for w in ranked if unique[w.casefold()] == w][:limit]
 

@@ -326,3 +326,27 @@ def test_scaled_frames_are_quieter() -> None:
     assert rms_dbfs(quieter) == pytest.approx(rms_dbfs(pcm) - 12.04, abs=0.2)
     assert np.frombuffer(quieter, "<i2").dtype == np.int16
     asyncio.get_event_loop_policy()  # keep asyncio imported for the async tests above
+
+
+async def test_waiting_for_an_agent_hears_hold_prompts_and_no_no_input(
+    holder: EngineHolder,
+) -> None:
+    service = holder.engine.handoff.service  # type: ignore[union-attr]
+    await service.set_online("a1001", True)
+    call = make_call(holder, ["转人工", "我的话费扣多了"], no_input_s=3.0)
+    try:
+        await call.start()
+        await call.settle()
+        await say(call)
+        assert call.call_id in service.active, kinds(call, "say")
+        while call.player.playing:
+            await quiet(call, 0.2)
+        await quiet(call, 21.0)
+        await call.settle()
+        assert TEXTS["hold"] in kinds(call, "say") and not kinds(call, "no-input")
+        await say(call)  # the caller may go on talking while waiting (the agent sees it)
+        assert kinds(call, "turn")[-1] == "我的话费扣多了"
+    finally:
+        await service.cancel(call.call_id)
+        await service.set_online("a1001", False)
+        await call.hangup()

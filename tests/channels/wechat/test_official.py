@@ -20,6 +20,9 @@ from bot.server.live import LiveServer
 from bot.server.settings import load_settings
 from bot.testing.wechat_server import FakeWeChat, wait_for
 from channels.wechat.xmlmsg import parse_xml
+from tests.voice.test_decode import amr_nb
+from voice.asr.models import whisper_test_model
+from voice.audio import read_wav
 
 from . import samples as s
 
@@ -44,6 +47,7 @@ class ActionSlowLookup(Action):
         return []
 '''
 ZH_MINI = Path(__file__).parents[2] / "fixtures" / "projects" / "zh_mini"
+AUDIO = Path(__file__).parents[2] / "fixtures" / "audio"
 
 
 @pytest.fixture(scope="module")
@@ -345,3 +349,66 @@ def test_wechat_handoff_mode_transfers_to_wechat_customer_service(
         )
         queued = httpx.get(f"{live.url}/api/handoffs").json()
         assert all(h["conversation_id"] != user for h in queued.get("handoffs", queued))
+
+
+# ------------------------------------------------------------------ voice through our ASR
+@pytest.fixture(scope="module")
+def voice_project(project: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The trained project with whisper-base as its ASR (endpoints.yml `voice:`)."""
+    root = tmp_path_factory.mktemp("oa-voice") / "zh_mini"
+    shutil.copytree(project, root)
+    model = whisper_test_model()
+    (root / "endpoints.yml").write_text(
+        f"voice:\n  asr: whisper\n  whisper_model: {model}\n", encoding="utf-8"
+    )
+    return root
+
+
+@pytest.fixture(scope="module")
+def voice_server(
+    voice_project: Path, fake: FakeWeChat, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    tmp = tmp_path_factory.mktemp("oa-voice-state")
+    with serve(voice_project, tmp, channel_config(fake, mode="safe")) as live:
+        yield live
+
+
+def answer_to(live: LiveServer, fake: FakeWeChat, inner_xml: str, user: str) -> str:
+    """The first answer: passive, or a 客服消息 when the turn missed the 5-second rule."""
+    request = signed("safe", inner_xml)
+    started = time.monotonic()
+    response = post(live.url, request, timeout=30)
+    assert time.monotonic() - started < 4.9
+    if response.text != "success":
+        return reply_fields("safe", response, request)["Content"]
+    assert wait_for(lambda: any(m["touser"] == user for m in fake.sent), timeout=60)
+    return str(next(m for m in fake.sent if m["touser"] == user)["text"]["content"])
+
+
+def test_voice_without_recognition_goes_through_our_asr(
+    voice_server: LiveServer, fake: FakeWeChat
+) -> None:
+    user = "o-our-asr-customer-000000001"
+    fake.add_media("oa-greet-amr", amr_nb(*read_wav(AUDIO / "greet_16k.wav")), "audio/amr")
+    inner = s.oa_voice(media_id="oa-greet-amr", from_user=user, msg_id=msg_id())
+    assert answer_to(voice_server, fake, inner, user) in GREETINGS
+    tracker = httpx.get(f"{voice_server.url}/conversations/{user}/tracker").json()
+    said = [e for e in tracker["events"] if e["event"] == "user"]
+    assert len(said) == 1 and said[0]["text"].rstrip("。") in ("你好", "您好")
+    assert said[0]["metadata"]["asr"] == "zhike"
+
+
+@pytest.mark.parametrize(
+    ("media_id", "data"),
+    [("oa-missing-media", None), ("oa-not-audio", b"<html>not a voice message</html>" * 4)],
+)
+def test_voice_that_cannot_be_fetched_or_decoded_gets_the_polite_reply(
+    voice_server: LiveServer, fake: FakeWeChat, media_id: str, data: bytes | None
+) -> None:
+    user = f"o-{media_id}-00000001"
+    if data is not None:
+        fake.add_media(media_id, data, "audio/amr")
+    inner = s.oa_voice(media_id=media_id, from_user=user, msg_id=msg_id())
+    assert "没有听清" in answer_to(voice_server, fake, inner, user)
+    tracker = httpx.get(f"{voice_server.url}/conversations/{user}/tracker").json()
+    assert not [e for e in tracker.get("events", []) if e["event"] == "user"]  # no turn ran

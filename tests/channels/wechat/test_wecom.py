@@ -27,14 +27,20 @@ from bot.server.app import create_app
 from bot.server.holder import EngineHolder
 from bot.server.live import LiveServer
 from bot.testing.wechat_server import FakeWeChat, wait_for
+from channels.wechat.api import WeChatAPIError
 from channels.wechat.kf_api import KfAPI
 from channels.wechat.state import ChannelState
 from channels.wechat.wecom import WeComChannel
 from channels.wechat.wecom_config import WeComConfig
+from channels.wechat.wecom_inbound import TEXTS
 from tests.bot.server.conftest import settings_for, trained_copy
 from tests.channels.wechat import samples
+from tests.voice.test_decode import amr_nb
+from voice.asr.models import whisper_test_model
+from voice.audio import read_wav
 
 KFID = "wkZhikeTestKf0001"
+AUDIO = Path(__file__).parents[2] / "fixtures" / "audio"
 TOKEN, AES_KEY = samples.TOKEN, samples.AES_KEY
 GREETS = (
     "您好，欢迎光临小知茶饮！请问今天想喝点什么？",
@@ -410,3 +416,66 @@ async def test_servicer_messages_and_unknown_events_run_no_turn(
         "抱歉，暂时无法收听语音消息，麻烦您用文字告诉我您的问题，谢谢。"
     ]
     assert await channel.puller.pull(KFID) == 0  # the cursor moved on
+
+
+# ------------------------------------------------------------------ voice through our ASR
+@pytest.fixture(scope="module")
+def voice_project(
+    zh_root: Path, zh_model: TrainedModel, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """zh_mini with whisper-base as its ASR (endpoints.yml `voice:`)."""
+    root = trained_copy(zh_root, zh_model, tmp_path_factory.mktemp("wecom-voice") / "zh_mini")
+    (root / "endpoints.yml").write_text(
+        f"voice:\n  asr: whisper\n  whisper_model: {whisper_test_model()}\n", encoding="utf-8"
+    )
+    return root
+
+
+@pytest.fixture
+def voice_served(
+    voice_project: Path, tmp_path: Path, fake: FakeWeChat, fake_url: str
+) -> Iterator[WeCom]:
+    with zhike(voice_project, tmp_path, fake, fake_url) as server:
+        yield WeCom(fake, server.url, fake.corp_id)
+
+
+def says_voice(wecom: WeCom, user: str, media_id: str) -> None:
+    wecom.fake.push_kf(KFID, user, msgtype="voice", body={"media_id": media_id})
+    assert wecom.callback().status_code == 200
+
+
+def test_customer_voice_is_recognised_and_answered(voice_served: WeCom) -> None:
+    amr = amr_nb(*read_wav(AUDIO / "greet_16k.wav"))
+    voice_served.fake.add_media("MEDIA_GREET", amr, "audio/amr")
+    says_voice(voice_served, "wm_voice", "MEDIA_GREET")
+    assert answered(voice_served.fake, "wm_voice", 1, timeout=60)[0] in GREETS
+    assert "/cgi-bin/media/get" in voice_served.fake.calls
+    tracker = voice_served.http.get("/conversations/wm_voice/tracker").json()
+    said = [e for e in tracker["events"] if e["event"] == "user"]
+    assert len(said) == 1 and said[0]["metadata"]["asr"] == "zhike"
+    assert said[0]["metadata"]["media_id"] == "MEDIA_GREET"
+
+
+def test_voice_media_that_fails_gets_a_polite_reply(voice_served: WeCom) -> None:
+    voice_served.fake.add_media("MEDIA_JUNK", b"\x02#!SILK_V3" + bytes(300), "voice/silk")
+    says_voice(voice_served, "wm_lost", "MEDIA_GONE")  # media/get answers 40007
+    says_voice(voice_served, "wm_junk", "MEDIA_JUNK")  # not decodable
+    for user in ("wm_lost", "wm_junk"):
+        assert answered(voice_served.fake, user, 1) == [TEXTS["voice_unclear"]]
+    settle(voice_served.fake)
+    tracker = voice_served.http.get("/conversations/wm_lost/tracker").json()
+    assert not [e for e in tracker.get("events", []) if e["event"] == "user"]
+
+
+async def test_kf_get_media_downloads_or_raises(fake: FakeWeChat, fake_url: str) -> None:
+    api = KfAPI(fake.corp_id, fake.kf_secret, base_url=fake_url, retries=0)
+    try:
+        fake.add_media("MEDIA_K", b"#!AMR\n\x3c" + bytes(31), "audio/amr")
+        media = await api.get_media("MEDIA_K")
+        assert media.data.startswith(b"#!AMR\n") and media.content_type == "audio/amr"
+        with pytest.raises(WeChatAPIError) as caught:
+            await api.get_media("MEDIA_NONE")
+        assert caught.value.errcode == 40007
+    finally:
+        await api.close()
+    assert fake.token_fetches == {"oa": 0, "kf": 1}
