@@ -93,6 +93,22 @@ def train(
         console.print(f"[dim]config: {escape(str(notice))}[/dim]", highlight=False)
     verb = "模型已是最新 / model is up to date" if outcome.reused else "训练完成 / trained"
     out.print(f"{verb}: {outcome.path} ({time.perf_counter() - started:.1f}s)", markup=False)
+    _voice_prompts(project.resolve())
+
+
+def _voice_prompts(project: Path) -> None:
+    """With a phone channel configured, synthesise the static prompts too (a cache hit later
+    costs no TTS time); a failure is a warning, the model is trained all the same."""
+    from bot.cli_voice import prompts_for, voice_configured
+
+    if not voice_configured(project):
+        return
+    try:
+        made, cache = prompts_for(project)
+    except (ZhikeError, OSError, ValueError) as exc:
+        console.print(f"[yellow]提示音未生成 / prompts not built: {escape(str(exc))}[/yellow]")
+        return
+    out.print(f"提示音 / voice prompts: {made} new → {cache}", markup=False)
 
 
 @app.command()

@@ -108,24 +108,38 @@ def models() -> None:
     out.print(models_help(), markup=False, highlight=False)
 
 
+def voice_configured(project: Path) -> bool:
+    """A phone channel is configured: credentials.yml has a `voice:` section."""
+    from bot.project.yamlio import read_yaml
+
+    path = project / "credentials.yml"
+    doc = read_yaml(path) if path.is_file() else None
+    return isinstance(doc, dict) and "voice" in doc
+
+
+def prompts_for(project: Path, engine: str | None = None) -> tuple[int, Path]:
+    """Synthesise the project's static prompts; (how many were new, the cache folder)."""
+    from voice.tts.cache import CachedEngine
+    from voice.tts.prompts import build_prompts as build
+
+    tts = _tts(project, engine)
+    inner = tts.engine if isinstance(tts, CachedEngine) else tts
+    return build(project.resolve(), inner, tts.cache), Path(tts.cache.root)
+
+
 @voice_app.command("build-prompts")
 def build_prompts(
     engine: str = typer.Option(None, "--engine", "-e", help="espeak (offline) or edge (online)."),
     project: Path = ProjectOpt,
 ) -> None:
     """Synthesise every static response and KB voice answer into the prompt cache."""
-    from voice.tts.cache import CachedEngine
-    from voice.tts.prompts import build_prompts as build
-
+    started = time.perf_counter()
     try:
-        tts = _tts(project, engine)
-        inner = tts.engine if isinstance(tts, CachedEngine) else tts
-        started = time.perf_counter()
-        made = build(project.resolve(), inner, tts.cache)
+        made, cache = prompts_for(project, engine)
     except (ZhikeError, OSError, ValueError) as exc:
         _fail(exc)
         return
     out.print(
         f"已合成 {made} 条提示音 / {made} prompt(s) synthesised "
-        f"({time.perf_counter() - started:.1f}s) → {tts.cache.root}"
+        f"({time.perf_counter() - started:.1f}s) → {cache}"
     )

@@ -26,7 +26,7 @@ import asyncio
 import logging
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from bot.dialogue.events import ActionExecuted, SlotSet, UserUttered
 from bot.engine import TurnResult
@@ -55,8 +55,13 @@ TEXTS = {
     "escalate": "我为您转接人工客服，请稍候。",
     "failed": "抱歉，系统暂时有点忙，请您稍后再试。",
     "hold": "人工客服正在接入，请您不要挂机，稍等片刻。",
+    "slower": "好的，我说慢一点。",
 }
 _PUNCT = re.compile(r"[\s，。！？、,.!?~～…]+")
+# "说慢一点" and its variants: the caller asks for slower speech
+_SLOWER = re.compile(
+    r"^(请|麻烦)?(你|您)?(能不能|可以)?(再)?(说|讲)?(得)?(再)?慢(一)?(点|些)(儿)?(好吗|行吗|吧|啊)?$"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +78,7 @@ class CallSettings:
     barge_in_s: float = 0.8  # speech this long stops a prompt even before words are known
     end_silence_ms: int = 600
     greet_payload: str = "/greet"
+    slow_rate: str = "-30%"  # the voice rate after "说慢一点"
     hold_every_s: float = 20.0  # a hold prompt this often while the caller waits for an agent
     voice: Voice = field(default_factory=Voice)
     tts_timeout: float = 10.0
@@ -115,6 +121,7 @@ class Call:
         self._last: list[Utterance] = []
         self._menu: Utterance | None = None
         self._hangup_when_done = False
+        self.voice = s.voice
 
     # ------------------------------------------------------------ transport side
     async def start(self) -> None:
@@ -219,9 +226,19 @@ class Call:
             self._note("filler", text)
             self.player.restore()
             return
+        if _SLOWER.match(plain(text)):
+            self._slower()
+            return
         self._barge_in("utterance")
         nbest = [(h.text, h.confidence) for h in result.nbest]
         self._submit(self._message(text=text, asr_nbest=nbest))
+
+    def _slower(self) -> None:
+        """From now on speak slower (a new voice rate: prompts are synthesised again)."""
+        self._barge_in("slower")
+        self.voice = replace(self.voice, rate=self.settings.slow_rate)
+        self._note("slower", self.voice.rate)
+        self._track(self._say([Utterance(TEXTS["slower"]), *self._last], keep=False))
 
     def _is_words(self, text: str) -> bool:
         words = plain(text)
@@ -388,7 +405,7 @@ class Call:
         for utterance in utterances:
             try:
                 speech = await self.tts.synthesize(
-                    utterance.text, self.settings.voice, timeout=self.settings.tts_timeout
+                    utterance.text, self.voice, timeout=self.settings.tts_timeout
                 )
             except TtsError as exc:
                 self._note("tts failed", str(exc))

@@ -61,3 +61,16 @@ def test_build_prompts_fills_the_cache(tmp_path: Path) -> None:
     assert list((project / ".zhike" / "prompts").rglob("*.wav"))
     again = runner.invoke(app, ["voice", "build-prompts", "-e", "espeak", "-p", str(project)])
     assert "0 prompt(s)" in again.output
+
+
+@needs_espeak
+def test_train_builds_the_prompts_when_a_phone_channel_is_configured(tmp_path: Path) -> None:
+    project = tmp_path / "zh_mini"
+    shutil.copytree(ZH_MINI, project)
+    plain = runner.invoke(app, ["train", "-p", str(project)])
+    assert plain.exit_code == 0 and "提示音" not in plain.output  # no phone channel: nothing
+    (project / "credentials.yml").write_text("rest:\nvoice:\n  tts: espeak\n", "utf-8")
+    result = runner.invoke(app, ["train", "-p", str(project)])
+    assert result.exit_code == 0, result.output
+    assert "voice prompts" in result.output
+    assert list((project / ".zhike" / "prompts").rglob("*.wav"))

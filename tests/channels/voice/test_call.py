@@ -350,3 +350,43 @@ async def test_waiting_for_an_agent_hears_hold_prompts_and_no_no_input(
         await service.cancel(call.call_id)
         await service.set_online("a1001", False)
         await call.hangup()
+
+
+async def test_a_hanging_recogniser_times_out_and_the_call_goes_on(holder: EngineHolder) -> None:
+    from voice.asr.base import BufferedStream
+
+    class HangingOnce(ScriptedAsr):
+        async def _transcribe_impl(self, pcm: bytes) -> AsrResult:
+            if self.heard == 0:
+                self.heard += 1
+                await asyncio.sleep(60)  # the engine hangs
+            return await super()._transcribe_impl(pcm)
+
+        def stream(self) -> BufferedStream:
+            return BufferedStream(self, timeout=0.5)
+
+    call = make_call(holder, [])
+    call.asr = HangingOnce(["", "你好"])
+    await call.start()
+    await call.settle()
+    await say(call)
+    assert kinds(call, "asr failed")  # timed out (and its one retry), logged
+    await say(call)
+    assert kinds(call, "turn")[-1] == "你好"
+    await call.hangup()
+
+
+async def test_the_caller_can_ask_for_slower_speech(holder: EngineHolder) -> None:
+    call = make_call(holder, ["你好", "说慢一点"])
+    await call.start()
+    await call.settle()
+    await say(call)
+    before = kinds(call, "turn")
+    while call.player.playing:
+        await quiet(call, 0.2)
+    await say(call)
+    assert kinds(call, "slower") == ["-30%"] and kinds(call, "turn") == before  # no bot turn
+    said = kinds(call, "say")
+    assert said[-2] == TEXTS["slower"] and said[-1] == said[-3]  # then the last prompt again
+    assert call.voice.rate == "-30%"
+    await call.hangup()
