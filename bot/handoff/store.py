@@ -10,10 +10,8 @@ workers poll to learn that something changed.
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 from collections.abc import Callable, Collection
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
@@ -35,7 +33,8 @@ from bot.handoff.store_schema import (
 )
 from bot.handoff.types import AgentPresence, Customer, Handoff, Rating, State, Ticket
 from bot.stores.base import check_page
-from bot.stores.sqlite import enable_wal, read_transaction, write_transaction
+from bot.stores.sqlite import read_transaction, write_transaction
+from bot.stores.sqlite_executor import SQLiteExecutor
 
 __all__ = ["HandoffConflict", "HandoffStore", "HandoffStoreError", "WaitStats"]
 
@@ -105,41 +104,14 @@ class HandoffStore:
         """`path` may be ":memory:" (one private database, gone on close)."""
         self.path = str(path)
         self.busy_timeout = busy_timeout
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zhike-handoff")
-        self._conn: sqlite3.Connection | None = None  # touched only on the executor thread
-        self._closed = False
+        self.db = SQLiteExecutor(path, schema.migrate, "zhike-handoff", busy_timeout)
 
     # -- plumbing ---------------------------------------------------------------------------
 
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        if self._closed:
+        if self.db.closed:
             raise _closed()
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._call, fn)
-
-    def _call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        if self._conn is None:
-            self._conn = self._connect()
-        return fn(self._conn)
-
-    def _connect(self) -> sqlite3.Connection:
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
-        try:
-            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
-            enable_wal(conn, self.busy_timeout)
-            conn.execute("PRAGMA synchronous = NORMAL")
-            schema.migrate(conn)
-        except BaseException:
-            conn.close()
-            raise
-        return conn
-
-    def _disconnect(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        return await self.db.run(fn)
 
     async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run `fn` in one write transaction that also advances the revision."""
@@ -162,14 +134,7 @@ class HandoffStore:
         return [handoff_from_row(r) for r in await self._rows(f"{HANDOFF_SELECT} {where}", args)]
 
     async def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True  # calls already queued still run, before the disconnect
-        loop = asyncio.get_running_loop()
-        try:
-            await loop.run_in_executor(self._executor, self._disconnect)
-        finally:
-            self._executor.shutdown(wait=False)
+        await self.db.close()  # calls already queued still run, before the disconnect
 
     async def __aenter__(self) -> Self:
         return self
