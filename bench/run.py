@@ -27,6 +27,8 @@ def main() -> None:
     subprocess.run([sys.executable, "-m", "bench.sentiment_bench"], check=True, cwd=ROOT)
     print("WeChat channels benchmark (公众号 plain/safe vs REST, crypto, 微信客服)…", flush=True)
     subprocess.run([sys.executable, "-m", "bench.wechat_bench"], check=True, cwd=ROOT)
+    print("Voice IVR benchmark (real-time calls: stage latency, calls per core)…", flush=True)
+    subprocess.run([sys.executable, "-m", "bench.voice_bench"], check=True, cwd=ROOT)
     results = {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in RESULTS.glob("*.json")}
     print(write_markdown(results))
 

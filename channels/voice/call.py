@@ -25,6 +25,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
@@ -76,7 +78,7 @@ class CallSettings:
         default_factory=lambda: {"phone_number": 11, "id_tail": 6}
     )
     barge_in_s: float = 0.8  # speech this long stops a prompt even before words are known
-    end_silence_ms: int = 600
+    end_silence_ms: int = 500  # + webrtcvad's ~110 ms hangover ≈ 0.6 s of real silence
     greet_payload: str = "/greet"
     slow_rate: str = "-30%"  # the voice rate after "说慢一点"
     hold_every_s: float = 20.0  # a hold prompt this often while the caller waits for an agent
@@ -112,6 +114,8 @@ class Call:
         self.now = 0.0
         self.ended = False
         self.events: list[tuple[float, str, str]] = []  # (call time, kind, detail): the call log
+        # (stage, time.monotonic()): speech_end, asr_final, turn_done, tts_done (benchmarks)
+        self.marks: deque[tuple[str, float]] = deque(maxlen=64)
         self._turns: list[asyncio.Task[None]] = []
         self._listen: asyncio.Queue[bytes | None] | None = None
         self._heard_at = 0.0  # speech_start time of the utterance being heard
@@ -195,6 +199,7 @@ class Call:
         self._track(self._recognise(self._listen, self.asr.stream()))
 
     def _speech_ended(self, kind: str) -> None:  # speech_end or timeout (max length)
+        self._mark("speech_end")
         if self._listen is not None:
             self._listen.put_nowait(None)
             self._listen = None
@@ -206,6 +211,7 @@ class Call:
                 if partial is not None and self._is_words(partial.text):
                     self._barge_in("words")
             result = await stream.finish()
+            self._mark("asr_final")
         except AsrError as exc:
             self._note("asr failed", str(exc))
             self.player.restore()
@@ -358,6 +364,7 @@ class Call:
         self._note("turn", message.payload or message.text)
         try:
             result = await self.holder.engine.handle_turn(message)
+            self._mark("turn_done")
         except Exception:
             log.exception("voice turn failed on call %s", self.call_id)
             await self._say([Utterance(TEXTS["failed"])], keep=False)
@@ -410,6 +417,7 @@ class Call:
             except TtsError as exc:
                 self._note("tts failed", str(exc))
                 continue
+            self._mark("tts_done")
             if self.ended:
                 return
             pcm = resample(speech.pcm, speech.rate, self.settings.rate)
@@ -419,6 +427,9 @@ class Call:
     def _note(self, kind: str, detail: str) -> None:
         self.events.append((round(self.now, 2), kind, detail))
         log.debug("call %s %.2fs %s %s", self.call_id, self.now, kind, detail)
+
+    def _mark(self, stage: str) -> None:
+        self.marks.append((stage, time.monotonic()))
 
     def _end(self, why: str) -> None:
         if not self.ended:

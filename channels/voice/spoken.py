@@ -7,10 +7,13 @@ images have nothing to say; a message may be marked `non_interruptible` (legal n
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from bot.dialogue.menus import keys
 from bot.messages import Button, OutboundMessage
+
+_LABEL = re.compile(r"^\s*[0-9]{1,2}(?=[\s.、:：)）]|$)[\s.、:：)）]*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,8 +25,13 @@ class Utterance:
 
 def menu_text(buttons: list[Button]) -> str:
     numbers = keys([{"title": b.title} for b in buttons])
+    own = numbers != list(range(1, len(buttons) + 1)) or all(
+        _LABEL.match(b.title) for b in buttons
+    )  # the titles carry their own numbers ("5 非常满意"): say them once, not twice
     choices = [
-        f"按{n}，{b.title.lstrip('0123456789 .、')}" if n < 10 else b.title
+        f"按{n}，{_LABEL.sub('', b.title, count=1).strip() if own else b.title}"
+        if n < 10
+        else b.title
         for n, b in zip(numbers, buttons, strict=True)
     ]
     return "；".join(choices) + "。"
