@@ -78,9 +78,7 @@ class HandoffService:
         self.active: dict[str, State] = {}
         self.surveys: set[str] = set()
         self.difficult: set[str] = set()  # customer ids flagged by agents' ratings
-        # channels whose platform hands over to its own human agents (WeChat's 多客服, WeCom
-        # 微信客服 servicers): their handoffs are recorded in the tracker, never queued here
-        self.native_channels: set[str] = set()
+        self.native_channels: set[str] = set()  # platforms with their own agents: never queued
         self.last_activity: dict[str, float] = {}  # handoff_id → last message either way
         self._tasks: set[asyncio.Task[Any]] = set()
         self._dispatch_lock = asyncio.Lock()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -25,17 +25,6 @@ from channels.wechat.tokens import SQLiteTokenStore
 
 SEND = "/cgi-bin/message/custom/send"
 TOKEN = "/cgi-bin/token"
-
-
-@pytest.fixture(scope="module")
-def fake() -> FakeWeChat:
-    return FakeWeChat()
-
-
-@pytest.fixture(scope="module")
-def server(fake: FakeWeChat) -> Iterator[LiveServer]:
-    with LiveServer(fake.app) as live:
-        yield live
 
 
 @pytest.fixture

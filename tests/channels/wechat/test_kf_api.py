@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -15,17 +15,6 @@ from channels.wechat.kf_api import KfAPI, KfMessage, SessionStateInvalid
 KF = "wkFAKEkf01"
 SEND = "/cgi-bin/kf/send_msg"
 SYNC = "/cgi-bin/kf/sync_msg"
-
-
-@pytest.fixture(scope="module")
-def fake() -> FakeWeChat:
-    return FakeWeChat()
-
-
-@pytest.fixture(scope="module")
-def server(fake: FakeWeChat) -> Iterator[LiveServer]:
-    with LiveServer(fake.app) as live:
-        yield live
 
 
 @pytest.fixture
