@@ -27,7 +27,7 @@ from bot.handoff.customers import CustomerDirectory
 from bot.handoff.errors import HandoffError
 from bot.handoff.routing import Candidate, pick_agent, serves
 from bot.handoff.store import HandoffConflict, HandoffStore
-from bot.handoff.texts import SURVEY_CHOICES, TEXTS, eta_text
+from bot.handoff.texts import TEXTS, eta_text, survey_prompt
 from bot.handoff.types import (
     Agent,
     AgentPresence,
@@ -485,14 +485,6 @@ class HandoffService:
 
 def agent_line(agent: Agent, text: str) -> BotUttered:
     return BotUttered(text=text, metadata={"agent_id": agent.agent_id, "agent_name": agent.name})
-
-
-def survey_prompt(text: str) -> BotUttered:
-    buttons = [
-        {"title": title, "payload": f'/handoff_survey{{"score": {score}}}'}
-        for title, score in SURVEY_CHOICES
-    ]
-    return BotUttered(text=text, data={"buttons": buttons}, metadata={"handoff_notice": "survey"})
 
 
 def _recent_intents(tracker: Tracker) -> list[str]:

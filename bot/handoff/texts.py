@@ -4,6 +4,8 @@ a domain response of the same name (e.g. `utter_handoff_queued`); `{position}`, 
 
 from __future__ import annotations
 
+from bot.dialogue.events import BotUttered
+
 TEXTS: dict[str, str] = {
     "utter_handoff_queued": (
         "已为您转接人工客服（{group}），您前面还有 {ahead} 位客户，预计等待约 {eta}。"
@@ -48,3 +50,12 @@ def eta_text(seconds: float) -> str:
     """Spoken-style waiting time: "1 分钟", "3 分钟", "半小时以上"."""
     minutes = max(1, round(seconds / 60))
     return "半小时以上" if minutes > 30 else f"{minutes} 分钟"
+
+
+def survey_prompt(text: str) -> BotUttered:
+    """The 1–5 survey after an agent ended the chat, with one button per score."""
+    buttons = [
+        {"title": title, "payload": f'/handoff_survey{{"score": {score}}}'}
+        for title, score in SURVEY_CHOICES
+    ]
+    return BotUttered(text=text, data={"buttons": buttons}, metadata={"handoff_notice": "survey"})
