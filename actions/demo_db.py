@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -97,19 +98,43 @@ def _initialise(conn: sqlite3.Connection) -> None:
         )
 
 
-@contextmanager
-def connect() -> Iterator[sqlite3.Connection]:
-    """Open the demo database (creating and seeding it if needed) and commit on success."""
-    path = db_path()
+_open = threading.local()  # per thread: path -> (connection, inode of the file it opened)
+
+
+def _connection(path: Path) -> sqlite3.Connection:
+    """This thread's connection to `path`, opened (and the database seeded) once; reopened
+    when the file was replaced or deleted meanwhile (tests copy databases around)."""
+    cache: dict[Path, tuple[sqlite3.Connection, int]] = _open.__dict__.setdefault("conns", {})
+    cached = cache.get(path)
+    try:
+        inode = path.stat().st_ino
+    except FileNotFoundError:
+        inode = -1
+    if cached is not None and cached[1] == inode:
+        return cached[0]
+    if cached is not None:
+        cached[0].close()
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path)
     conn.row_factory = sqlite3.Row
+    _initialise(conn)
+    conn.commit()
+    cache[path] = (conn, path.stat().st_ino)
+    return conn
+
+
+@contextmanager
+def connect() -> Iterator[sqlite3.Connection]:
+    """The demo database (created and seeded if needed); commit on success, roll back on an
+    error. The connection is kept for the next call (opening one and reading the schema cost
+    more than the queries)."""
+    conn = _connection(db_path())
     try:
-        _initialise(conn)
         yield conn
-        conn.commit()
-    finally:
-        conn.close()
+    except BaseException:
+        conn.rollback()
+        raise
+    conn.commit()
 
 
 def _plan_from_row(row: sqlite3.Row) -> Plan:

@@ -34,7 +34,8 @@ class ActionRunner(ABC):
     async def run(self, call: dict[str, Any]) -> ActionResponse:
         name = call.get("next_action")
         try:
-            return await asyncio.wait_for(self._run_impl(call), timeout=self.timeout)
+            async with asyncio.timeout(self.timeout):  # no extra task (wait_for makes one)
+                return await self._run_impl(call)
         except ActionError:
             raise
         except TimeoutError:

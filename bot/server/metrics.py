@@ -1,7 +1,8 @@
 """Prometheus metrics, recorded around the engine (not inside it).
 
 `MeteredHolder` is an `EngineHolder` whose engines are `MeteredEngine`s: every channel's turn
-is counted by channel, timed as a whole and per stage (from `TurnResult.timings`), its NLU
+is admitted through the `TurnGate` (its wait is the stage "queue"), counted by channel, timed
+as a whole and per stage (from `TurnResult.timings`), its NLU
 confidence bucketed, its failures counted, and logged with its conversation id. HTTP requests
 are counted and timed per route template by `HttpMetricsMiddleware`.
 
@@ -31,6 +32,7 @@ from bot.dialogue.events import UserUttered
 from bot.engine import Engine, TurnResult
 from bot.messages import InboundMessage
 from bot.model import TrainedModel
+from bot.server.gate import TurnGate
 from bot.server.holder import EngineHolder
 from bot.server.logging import conversation_context
 
@@ -43,6 +45,7 @@ CONFIDENCE_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1
 class Metrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
+        self.exposed: list[CollectorRegistry] = []
         r = self.registry
         self.turns = Counter("zhike_turns", "Conversation turns handled", ["channel"], registry=r)
         self.turn_seconds = Histogram(
@@ -51,7 +54,7 @@ class Metrics:
         )  # fmt: skip
         self.stage_seconds = Histogram(
             "zhike_turn_stage_seconds",
-            "Turn latency per stage (lock, load, parse, predict, store)",
+            "Turn latency per stage (queue, lock, load, parse, predict, store)",
             ["stage"],
             buckets=LATENCY_BUCKETS,
             registry=r,
@@ -84,6 +87,13 @@ class Metrics:
             if isinstance(event, UserUttered) and event.parse_data is not None:
                 self.confidence.labels(channel).observe(event.parse_data.intent.confidence)
 
+    def expose(self, *registries: CollectorRegistry) -> None:
+        """Also render these registries (a channel's own: ASR, SIP calls) on `/metrics`; each
+        once, the server's own registry never twice."""
+        for registry in registries:
+            if registry is not self.registry and registry not in self.exposed:
+                self.exposed.append(registry)
+
     def render(self) -> tuple[bytes, str]:
         directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
         if directory and os.path.isdir(directory):
@@ -91,8 +101,10 @@ class Metrics:
 
             registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(registry, path=directory)
-            return generate_latest(registry), CONTENT_TYPE_LATEST
-        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+            body = generate_latest(registry)
+        else:
+            body = generate_latest(self.registry)
+        return body + b"".join(generate_latest(r) for r in self.exposed), CONTENT_TYPE_LATEST
 
 
 @dataclass
@@ -118,6 +130,7 @@ class TurnTracker:
 class MeteredEngine(Engine):
     metrics: Metrics
     turns: TurnTracker
+    gate: TurnGate
 
     async def handle_turn(self, message: InboundMessage) -> TurnResult:
         started = time.perf_counter()
@@ -125,7 +138,9 @@ class MeteredEngine(Engine):
         self.metrics.active_turns.inc()
         with conversation_context(message.conversation_id):
             try:
-                result = await super().handle_turn(message)
+                async with self.gate.slot() as queued:
+                    result = await super().handle_turn(message)
+                result.timings = {"queue": queued, **result.timings}
             except Exception as exc:
                 self.metrics.errors.labels("turn", type(exc).__name__).inc()
                 log.exception("turn failed on channel %s", message.channel)
@@ -155,10 +170,10 @@ def _intent(result: TurnResult) -> str | None:
 
 
 def metered(
-    model: TrainedModel, base: Engine, metrics: Metrics, turns: TurnTracker
+    model: TrainedModel, base: Engine, metrics: Metrics, turns: TurnTracker, gate: TurnGate
 ) -> MeteredEngine:
-    """An engine for `model` sharing `base`'s stores, locks, action runner, knowledge base and
-    handoff."""
+    """An engine for `model` sharing `base`'s stores, locks, action runner, knowledge base,
+    handoff and turn gate."""
     out = MeteredEngine(
         model,
         base.trackers,
@@ -168,7 +183,7 @@ def metered(
         exclusive=base.exclusive,
         handoff=base.handoff,
     )
-    out.metrics, out.turns = metrics, turns
+    out.metrics, out.turns, out.gate = metrics, turns, gate
     return out
 
 
@@ -176,14 +191,17 @@ def metered(
 class MeteredHolder(EngineHolder):
     metrics: Metrics = field(default_factory=Metrics)
     turns: TurnTracker = field(default_factory=TurnTracker)
+    gate: TurnGate = field(default_factory=TurnGate)
 
     def __post_init__(self) -> None:
         if not isinstance(self.engine, MeteredEngine):
-            self.engine = metered(self.engine.model, self.engine, self.metrics, self.turns)
+            self.engine = metered(
+                self.engine.model, self.engine, self.metrics, self.turns, self.gate
+            )
 
     async def swap(self, model: TrainedModel) -> Engine:
         async with self._lock:
-            self.engine = metered(model, self.engine, self.metrics, self.turns)
+            self.engine = metered(model, self.engine, self.metrics, self.turns, self.gate)
             return self.engine
 
 

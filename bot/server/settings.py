@@ -68,6 +68,14 @@ class Settings:
     max_message_chars: int = 5_000
     model_poll_seconds: float = 2.0  # 0 disables watching models/ for newer models
     shutdown_timeout: float = 30.0
+    # turns running in the engine at once (the rest wait their turn, first come first served):
+    # on one core, interleaving turns only makes every turn wait behind the others' CPU;
+    # a turn waits at most turn_queue_seconds for a slot (a turn stuck on a slow action
+    # server never holds the others up for longer), then runs anyway. 0 = automatic: 1 turn
+    # with in-process actions, REMOTE_ACTION_SLOTS with a remote action server (its calls
+    # take network time during which other turns should use the CPU)
+    turn_concurrency: int = 0
+    turn_queue_seconds: float = 0.1
     train_on_start: bool = True
     log_level: str = "INFO"
     log_format: str = "json"
@@ -130,6 +138,8 @@ _SCALARS: dict[str, Parser] = {
     "max_message_chars": _int,
     "model_poll_seconds": float,
     "shutdown_timeout": float,
+    "turn_concurrency": _int,
+    "turn_queue_seconds": float,
     "train_on_start": _bool,
     "log_level": lambda v: str(v).upper(),
     "log_format": lambda v: str(v).lower(),
@@ -318,8 +328,11 @@ def _check_limits(s: Settings) -> list[str]:
         "shutdown_timeout": s.shutdown_timeout,
     }
     out = [f"{k} 必须大于 0 / {k} must be positive" for k, v in limits.items() if v <= 0]
-    if s.model_poll_seconds < 0:
-        out.append("model_poll_seconds 不能为负 / model_poll_seconds must be >= 0")
+    if s.turn_concurrency < 0:
+        out.append("turn_concurrency 不能为负 / turn_concurrency must be >= 0 (0: automatic)")
+    for name in ("model_poll_seconds", "turn_queue_seconds"):
+        if getattr(s, name) < 0:
+            out.append(f"{name} 不能为负 / {name} must be >= 0")
     return out
 
 

@@ -36,6 +36,7 @@ from bot.runtime import build_engine, train_project
 from bot.server import heap
 from bot.server.auth import Authenticator
 from bot.server.errors import ApiError
+from bot.server.gate import TurnGate, turn_slots
 from bot.server.metrics import MeteredHolder, Metrics
 from bot.server.settings import Settings
 from bot.stores.base import StoreError
@@ -140,7 +141,8 @@ class ServerState:
             exclusive=settings.workers == 1 and not settings.shared_store,
             handoff=handoff_overrides(settings),
         )
-        holder = MeteredHolder(engine, metrics=metrics)
+        gate = TurnGate(turn_slots(settings, engine), settings.turn_queue_seconds)
+        holder = MeteredHolder(engine, metrics=metrics, gate=gate)
         return cls(
             settings, holder, Authenticator(settings), path, newest_model(settings.models_path)
         )

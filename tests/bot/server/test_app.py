@@ -213,7 +213,7 @@ def test_metrics_count_turns_stages_and_confidence(admin: httpx.Client) -> None:
     after = admin.get("/metrics").text
     turns = 'zhike_turns_total{channel="rest"}'
     assert sample(after, turns) - sample(before, turns) == 2
-    for stage in ("lock", "load", "parse", "predict", "store"):
+    for stage in ("queue", "lock", "load", "parse", "predict", "store"):
         assert f'zhike_turn_stage_seconds_count{{stage="{stage}"}}' in after
     confident = 'zhike_nlu_intent_confidence_bucket{channel="rest",le="1.0"}'
     assert sample(after, confident) - sample(before, confident) == 2
@@ -236,7 +236,7 @@ def test_turn_logs_are_json_with_the_conversation_id(admin: httpx.Client) -> Non
     turn = [line for line in lines if line["message"] == "turn"]
     assert turn and turn[-1]["conversation_id"] == "log-conv-7"
     assert turn[-1]["channel"] == "rest" and turn[-1]["intent"] == "greet"
-    assert set(turn[-1]["stages_ms"]) == {"lock", "load", "parse", "predict", "store"}
+    assert set(turn[-1]["stages_ms"]) == {"queue", "lock", "load", "parse", "predict", "store"}
 
 
 def test_conversation_context_is_scoped() -> None:

@@ -78,3 +78,18 @@ def test_missing_project_and_model(tmp_path: Path) -> None:
     with pytest.raises(SettingsError) as caught:
         load_settings(tmp_path / "nowhere", env={}, overrides={"model_file": tmp_path / "x.zhike"})
     assert len(caught.value.problems) == 2
+
+
+def test_turn_gate_settings(project: Path) -> None:
+    s = load_settings(project, env={})
+    assert (s.turn_concurrency, s.turn_queue_seconds) == (0, 0.1)  # 0: automatic
+    env = {"ZHIKE_TURN_CONCURRENCY": "4", "ZHIKE_TURN_QUEUE_SECONDS": "0.5"}
+    s = load_settings(project, env=env)
+    assert (s.turn_concurrency, s.turn_queue_seconds) == (4, 0.5)
+    with pytest.raises(SettingsError) as caught:
+        load_settings(
+            project, env={"ZHIKE_TURN_CONCURRENCY": "-1", "ZHIKE_TURN_QUEUE_SECONDS": "-1"}
+        )
+    problems = caught.value.problems
+    assert any("turn_concurrency" in p for p in problems)
+    assert any("turn_queue_seconds" in p for p in problems)
