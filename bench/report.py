@@ -238,6 +238,75 @@ def _voice(r: dict[str, Any]) -> list[str]:
     return rows
 
 
+def _sip(r: dict[str, Any]) -> list[str]:
+    def pair(part: dict[str, Any], stage: str) -> str:
+        return f"{part[stage]['p50']:.0f} / {part[stage]['p95']:.0f}"
+
+    budget = r["budget"]["budget_ms"]
+    where = "on the loopback wire" if r.get("wire_capture") else "in the caller's recordings"
+    rows = [
+        "Real SIP calls: Debian baresip phones (CPU 1) dial the IVR in the server process (CPU 0), "
+        "G.711 µ-law RTP on 127.0.0.1. Each stage in ms, p50 / p95; total: the caller's last "
+        f"RTP packet with speech → our first audible RTP packet ({where}); the caller's "
+        "recording: the same from the phone's own sent / heard WAVs.",
+        "",
+        "| ASR | reply | jitter_ms | n | endpoint | ASR final | turn | TTS | to the wire | total "
+        "| caller's recording | budget |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    labels = {"cached_prompt": "cached prompt", "dynamic_text": "dynamic (espeak)"}
+    for key, engines in r["latency"].items():
+        for engine, groups in engines.items():
+            for kind, part in groups.items():
+                total = part["total"]["p95"]
+                budgeted = engine == "vosk" and kind == "cached_prompt"
+                mark = f"p95 ≤ {budget:.0f} ms {_ok(total, budget)}" if budgeted else ""
+                stages = ("endpoint", "asr_final", "turn", "tts", "to_wire")
+                cells = " | ".join(pair(part, s) for s in stages)
+                rows.append(
+                    f"| {engine} | {labels.get(kind, kind)} | {key.removeprefix('jitter_')} | "
+                    f"{part['calls']} | {cells} | **{pair(part, 'total')}** | "
+                    f"{pair(part, 'recording_ms')} | {mark} |"
+                )
+    c = r["concurrency"]
+    window = c["levels"][0]["window_s"] if c["levels"] else 0
+    rows += [
+        "",
+        "Simultaneous calls to a keys-only server (`asr: none`: media, the 20 ms loop, in-band "
+        f"DTMF, prompts), counted over {window:g} s once all calls are up:",
+        "",
+        "| calls | server CPU (per call) | frames short (worst call) | underruns (worst) | "
+        "rx dropped (worst) | RTP loss phones / ours | jitter at the phones | real time |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for x in c["levels"]:
+        rows.append(
+            f"| {x['calls']} | {x['server_cpu_pct_of_core']:.0f} % "
+            f"({x['server_cpu_pct_per_call']:.1f} %) | {x['short_frames_max']} | "
+            f"{x['underruns_max_pct']:.1f} % | {x['rx_dropped_max_pct']:.1f} % | "
+            f"{x['phone_rx_loss_max_pct']:.1f} / {x['our_rx_loss_max_pct']:.1f} % | "
+            f"{x['phone_rx_jitter_max_ms']:.1f} ms | {'✅' if x['real_time'] else '❌'}"
+            f"{' (2nd try)' if 'first_attempt' in x else ''} |"
+        )
+    verdicts = [
+        f"p95 {v['p95_ms']:.0f} ms at jitter_ms {k.rsplit('_', 1)[-1]} {_ok(v['p95_ms'], budget)}"
+        for k, v in r["budget"].items()
+        if k.startswith("vosk_cached_prompt_")
+    ]
+    best, retried = c["calls_per_core"], c.get("calls_per_core_with_retry", 0)
+    more = f" ({retried} on a second try)" if retried > best else ""
+    if max(best, retried) >= c["largest_level_tried"]:
+        more += ", the largest level tried"
+    rows += [
+        "",
+        f"Speech end → first RTP packet, Vosk and a cached prompt (budget ≤ {budget:.0f} ms): "
+        f"{'; '.join(verdicts)}. Calls per core over SIP keeping real time at the first try: "
+        f"**{best}**{more}; the server CPU per call there suggests about "
+        f"{c['cpu_bound_estimate']}.",
+    ]
+    return rows
+
+
 def render(results: dict[str, Any]) -> str:
     lines = [BEGIN, ""]
     if "nlu" in results:
@@ -273,6 +342,7 @@ def render(results: dict[str, Any]) -> str:
         ("sentiment", "Handoff triggers (held-out examples)", _sentiment),
         ("wechat", "WeChat channels", _wechat),
         ("voice", "Voice IVR", _voice),
+        ("sip", "Voice over SIP", _sip),
     ):
         if key in results:
             lines += [

@@ -29,6 +29,8 @@ def main() -> None:
     subprocess.run([sys.executable, "-m", "bench.wechat_bench"], check=True, cwd=ROOT)
     print("Voice IVR benchmark (real-time calls: stage latency, calls per core)…", flush=True)
     subprocess.run([sys.executable, "-m", "bench.voice_bench"], check=True, cwd=ROOT)
+    print("Voice over SIP benchmark (speech end → first RTP packet, calls per core)…", flush=True)
+    subprocess.run([sys.executable, "-m", "bench.sip_bench"], check=True, cwd=ROOT)
     results = {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in RESULTS.glob("*.json")}
     print(write_markdown(results))
 

@@ -1,4 +1,5 @@
-"""`zhike voice …`: transcribe a recording, speak a text, list the models, build the prompts."""
+"""`zhike voice …`: transcribe a recording, speak a text, list the models, build the prompts,
+place an outbound SIP call."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from bot.cli_common import ProjectOpt, _fail, out
 from bot.errors import ZhikeError
 
 voice_app = typer.Typer(
-    help="Phone IVR speech: transcribe, say, models, build-prompts.", no_args_is_help=True
+    help="Phone IVR: transcribe, say, models, build-prompts, call.", no_args_is_help=True
 )
 
 
@@ -143,3 +144,77 @@ def build_prompts(
         f"已合成 {made} 条提示音 / {made} prompt(s) synthesised "
         f"({time.perf_counter() - started:.1f}s) → {cache}"
     )
+
+
+@voice_app.command("call")
+def call(
+    uri: str = typer.Argument(..., help="Who to call: sip:13800000000@pbx.example.com"),
+    intent: str = typer.Option(..., "--intent", "-i", help="The intent the bot opens with."),
+    timeout: float = typer.Option(30.0, "--timeout", help="Seconds to wait for an answer."),
+    listen: str = typer.Option(
+        "", "--listen", help="host:port for this call's SIP agent (default: a free port)."
+    ),
+    project: Path = ProjectOpt,
+) -> None:
+    """Place an outbound call (`voice: sip:` in credentials.yml); when answered, the bot starts
+    the conversation with the trigger intent. The attempt (answered / busy / no_answer /
+    declined / failed) is printed and appended to .zhike/outbound_calls.jsonl."""
+    from voice.telephony.outbound import check, record
+
+    try:
+        check(uri, intent)
+        attempt = asyncio.run(_outbound(project.resolve(), uri, intent, timeout, listen))
+    except (ZhikeError, OSError, ValueError) as exc:
+        _fail(exc)
+    record(project.resolve() / ".zhike" / "outbound_calls.jsonl", attempt)
+    print(attempt.to_json())
+    if attempt.result != "answered":
+        raise typer.Exit(code=3)
+
+
+async def _outbound(project: Path, uri: str, intent: str, timeout: float, listen: str) -> Any:
+    """One call from a process of its own: the engine, the phone channel, a SIP agent."""
+    from bot.server.metrics import Metrics
+    from bot.server.settings import load_settings
+    from bot.server.state import ServerState
+    from channels.voice.channel import create_channel
+    from voice.telephony.outbound import place_call
+
+    settings = load_settings(project)
+    section = _voice_section(project)
+    sip = dict(section.get("sip") or {})
+    if not sip and "sip" not in section:
+        raise ValueError(
+            "credentials.yml 缺少 voice: sip: 配置 / credentials.yml has no voice: sip: section"
+        )
+    sip["listen"] = listen or _free_listen(str(sip.get("listen") or "127.0.0.1:5060"))
+    state = ServerState.build(settings, Metrics())
+    channel = create_channel(state, {**section, "sip": sip})
+    transport = channel.sip
+    assert transport is not None
+    state.start()
+    try:
+        await channel.start()
+        return await place_call(transport, uri, intent, timeout)
+    finally:
+        await channel.close()
+        await state.close()
+
+
+def _free_listen(configured: str) -> str:
+    """The configured host with a port that is free for both UDP and TCP."""
+    import socket
+
+    host = configured.rsplit(":", 1)[0] or "127.0.0.1"
+    bind = "0.0.0.0" if host in ("0.0.0.0", "") else host
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            udp.bind((bind, 0))
+            port = udp.getsockname()[1]
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+                try:
+                    tcp.bind((bind, port))
+                except OSError:
+                    continue
+        return f"{host}:{port}"
+    raise OSError("no free port for the SIP agent")

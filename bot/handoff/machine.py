@@ -4,6 +4,7 @@
       │                  │ ▲ ◄──no_answer / decline / agent_lost──┘ │
       └──ticket──► ticket ◄─timeout─┘ └──────── transfer / agent_lost ◄┘
     queued / assigned ──cancel──► cancelled;   queued ──pick──► with_agent (agent takes it)
+    queued / assigned ──phone_transfer──► ended (a PBX agent took the call: SIP REFER / bridge)
 
 `apply()` is pure: it returns a changed copy with the times set, or raises `InvalidTransition`
 (a double accept, an end after a cancel …) that the API turns into a clear 409.
@@ -30,6 +31,8 @@ TRANSITIONS: dict[tuple[State | None, str], State] = {
     (State.ASSIGNED, "agent_lost"): State.QUEUED,
     (State.ASSIGNED, "transfer"): State.QUEUED,
     (State.ASSIGNED, "cancel"): State.CANCELLED,
+    (State.QUEUED, "phone_transfer"): State.ENDED,
+    (State.ASSIGNED, "phone_transfer"): State.ENDED,
     (State.WITH_AGENT, "end"): State.ENDED,
     (State.WITH_AGENT, "transfer"): State.QUEUED,
     (State.WITH_AGENT, "agent_lost"): State.QUEUED,

@@ -79,6 +79,7 @@ class HandoffService:
         self.surveys: set[str] = set()
         self.difficult: set[str] = set()  # customer ids flagged by agents' ratings
         self.native_channels: set[str] = set()  # platforms with their own agents: never queued
+        self.phone_calls: set[str] = set()  # conversations a PBX queue staffs (SIP transfer)
         self.last_activity: dict[str, float] = {}  # handoff_id → last message either way
         self._tasks: set[asyncio.Task[Any]] = set()
         self._dispatch_lock = asyncio.Lock()
@@ -196,7 +197,7 @@ class HandoffService:
         event.handoff_id, event.skill_group = handoff.handoff_id, group
         if not self.settings.hours.is_open(now):
             return await self._ticket(handoff, now, "utter_handoff_ticket_closed")
-        if not await self.staffed(group):
+        if conversation not in self.phone_calls and not await self.staffed(group):
             return await self._ticket(handoff, now, "utter_handoff_ticket_busy")
         return await self._enqueue(handoff, now)
 

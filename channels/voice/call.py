@@ -126,6 +126,7 @@ class Call:
         self._menu: Utterance | None = None
         self._hangup_when_done = False
         self.voice = s.voice
+        self.handoffs: list[dict[str, str]] = []  # handoff metadata, as the engine opened them
 
     # ------------------------------------------------------------ transport side
     async def start(self) -> None:
@@ -159,6 +160,14 @@ class Call:
         """Messages from outside a turn (an agent's reply, a handoff notice)."""
         await self._say(speak(messages))
         self._after(messages)
+
+    def note(self, kind: str, detail: str) -> None:
+        """Add a line to the call log (transports: transfers, line events)."""
+        self._note(kind, detail)
+
+    async def announce(self, text: str) -> None:
+        """Say one sentence outside a turn that the caller cannot interrupt (a hold prompt)."""
+        await self._say([Utterance(text, interruptible=False)], keep=False)
 
     async def settle(self, timeout: float = 30.0) -> None:
         """Wait for recognition, turns and speech synthesis in flight (a recognition may start
@@ -304,17 +313,18 @@ class Call:
             else:
                 self._track(self._say([Utterance(TEXTS["no_input"]), *self._last], keep=False))
 
-    def _handoff_state(self) -> str | None:
+    def handoff_state(self) -> str | None:
+        """This call's active handoff state (queued, assigned, with_agent), None when none."""
         service = getattr(self.holder.engine.handoff, "service", None)
         state = getattr(service, "active", {}).get(self.call_id) if service else None
         return None if state is None else str(getattr(state, "value", state))
 
     def _in_handoff(self) -> bool:
-        return self._handoff_state() is not None
+        return self.handoff_state() is not None
 
     def _hold(self) -> None:
         """While the caller waits for an agent: a hold prompt every `hold_every_s` of quiet."""
-        if self._handoff_state() not in ("queued", "assigned"):
+        if self.handoff_state() not in ("queued", "assigned"):
             self._silent_since = None
             return
         if self._silent_since is None:
@@ -383,8 +393,10 @@ class Call:
         kinds = {m.kind for m in messages}
         if "hangup" in kinds:
             self._hangup_when_done = True
-        if "handoff" in kinds:
-            self._note("handoff", str(next(m.metadata for m in messages if m.kind == "handoff")))
+        for message in messages:
+            if message.kind == "handoff":
+                self.handoffs.append({k: str(v) for k, v in message.metadata.items()})
+                self._note("handoff", str(message.metadata))
 
     def _count(self, result: TurnResult) -> bool:
         """No-match bookkeeping (True for a no-match): reprompt with the menu, then escalate."""

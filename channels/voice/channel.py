@@ -27,7 +27,8 @@ import hmac
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, WebSocket
@@ -58,6 +59,7 @@ from voice.tts.base import TtsEngine, TtsError
 
 if TYPE_CHECKING:
     from bot.server.state import ServerState
+    from channels.voice.sip import SipTransport
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +140,7 @@ class VoiceChannel:
         self.calls: dict[str, Call] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
         self._warm: asyncio.Task[None] | None = None
+        self.sip: SipTransport | None = None  # the SIP transport (`voice: sip:`), if configured
 
     def router(self) -> APIRouter:
         router = APIRouter()
@@ -155,8 +158,12 @@ class VoiceChannel:
         """Load the ASR model and synthesise the busy prompt before the first caller."""
         self.loop = asyncio.get_running_loop()  # for transports that run in other threads
         self._warm = asyncio.create_task(self._warm_up(), name="zhike-voice-warm-up")
+        if self.sip is not None:
+            await self.sip.start()
 
     async def close(self) -> None:
+        if self.sip is not None:
+            await self.sip.close()
         if self._warm is not None:
             self._warm.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -231,13 +238,21 @@ class VoiceChannel:
     def _new_call(self, start: Start) -> Call:
         params, rate = start.parameters, start.media_format.rate
         caller = (params.get("caller") or params.get("From") or "").strip()[:64] or "anonymous"
+        return self.make_call(start.stream_sid, caller, rate)
+
+    def make_call(self, call_id: str, caller: str, rate: int, greet: str | None = None) -> Call:
+        """A call with this channel's engines and settings (`greet`: the first payload, e.g.
+        `/remind_payment` for an outbound call; default `/greet`)."""
+        settings = self.config.call_settings(rate)
+        if greet:
+            settings = replace(settings, greet_payload=greet)
         return Call(
-            start.stream_sid,
+            call_id,
             caller,
             self.holder,
             self.asr,
             self.tts,
-            self.config.call_settings(rate),
+            settings,
             vad=Deaf(rate) if isinstance(self.asr, NoAsr) else None,
             inband_dtmf=self.config.inband_dtmf,
         )
@@ -436,10 +451,37 @@ def _event_name(data: str | bytes) -> str:
 def create_channel(state: ServerState, config: Mapping[str, Any]) -> VoiceChannel:
     settings = VoiceConfig.from_mapping(config)
     project = state.settings.project
-    return VoiceChannel(
+    channel = VoiceChannel(
         state.holder,
         settings,
         build_asr(settings, project),
         build_tts(settings, project),
         state.notifier,
     )
+    if config.get("sip") is not None:
+        channel.sip = sip_transport(channel, config["sip"], project)
+    _expose_metrics(state, channel.sip is not None)
+    return channel
+
+
+def _expose_metrics(state: ServerState, sip: bool) -> None:
+    from voice.asr.base import METRICS as ASR_METRICS
+
+    registries = [ASR_METRICS.registry]
+    if sip:
+        from voice.telephony.metrics import METRICS as SIP_METRICS
+
+        registries.append(SIP_METRICS.registry)
+    state.metrics.expose(*registries)
+
+
+def sip_transport(channel: VoiceChannel, raw: Any, project: Path) -> SipTransport:
+    """The SIP transport for the `voice: sip:` section (ValueError when it is invalid)."""
+    from channels.voice.sip import SipTransport
+    from voice.telephony.baresip_backend import make_backend
+    from voice.telephony.config import SipConfig
+
+    if not isinstance(raw, Mapping):
+        raise ValueError("sip 应为一个配置段 / sip must be a mapping")
+    sip = SipConfig.from_mapping(raw)
+    return SipTransport(channel, sip, project, make_backend(sip, channel.config.max_calls))

@@ -55,6 +55,7 @@ KNOWN_KEYS = frozenset(
         "token",
         "start_timeout_s",
         "inband_dtmf",
+        "sip",  # the SIP transport (voice.telephony.config.SipConfig)
     }
 )
 _RATE = re.compile(r"^[+-]\d{1,3}%$")

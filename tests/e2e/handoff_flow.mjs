@@ -160,6 +160,18 @@ async function survey(customer) {
   await shot(customer, "handoff-customer-after.png");
 }
 
+async function openByLink(agent, id) {
+  // The link a PBX agent follows (SIP transfer: X-Zhike-Handoff=<id>): the console opens the
+  // ended conversation's context packet, also after a reload.
+  const url = new URL(agent.url());
+  url.hash = "handoff=" + id;
+  await agent.goto(url.toString());
+  await agent.reload();
+  await agent.locator(".transcript .line.user").first().waitFor();
+  checks.linkTranscript = await agent.locator(".transcript .line.user .text").allTextContents();
+  checks.linkSummary = (await agent.locator("#summary").textContent()).trim();
+}
+
 async function monitor(context) {
   const page = await context.newPage();
   watch(page, "supervisor");
@@ -212,6 +224,7 @@ async function main() {
     await chat(agent, customer, id);
     await endAndRate(agent);
     await survey(customer);
+    await openByLink(agent, id);
     await monitor(context);
     await agent.setViewportSize({ width: 390, height: 844 });
     await shot(agent, "handoff-agent-mobile.png");

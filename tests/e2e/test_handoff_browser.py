@@ -103,6 +103,12 @@ def test_end_rate_and_the_bot_takes_over(result: dict[str, Any]) -> None:
     assert checks["botAgain"]
 
 
+def test_a_link_with_the_handoff_id_opens_its_context(result: dict[str, Any]) -> None:
+    checks = result["checks"]
+    assert any("话费" in line for line in checks["linkTranscript"])
+    assert checks["linkSummary"]
+
+
 def test_console_reconnects_and_handles_an_expired_session(result: dict[str, Any]) -> None:
     checks = result["checks"]
     assert checks["reconnected"]

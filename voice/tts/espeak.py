@@ -7,7 +7,8 @@ first turned into tone-numbered pinyin with pypinyin (`ni3 hao3`) and read by th
 English voice (`APP` is spelled letter by letter, as Chinese speakers say it). Punctuation
 becomes pauses.
 
-espeak-ng runs as an async subprocess (text on stdin, never through a shell) and writes a
+espeak-ng runs as an async subprocess (text as one argument after `--`, never through a
+shell; no stdin pipe, which uvloop could close under us) and writes a
 WAV to stdout; the base class resamples it to 16 kHz.
 """
 
@@ -234,7 +235,7 @@ class EspeakEngine(TtsEngine):
         """Once: both voices exist (espeak-ng silently substitutes unknown ones)."""
         if self._voices_checked:
             return
-        listing = (await self._run(["--voices"], "")).decode("utf-8", "replace")
+        listing = (await self._run(["--voices"], None)).decode("utf-8", "replace")
         known = _voice_names(listing)
         for wanted in (self.chinese_voice, self.english_voice):
             if wanted.lower() not in known:
@@ -276,15 +277,17 @@ class EspeakEngine(TtsEngine):
                 "espeak-ng 输出的音频无法解析", f"cannot parse espeak-ng's WAV output: {exc}"
             ) from exc
 
-    async def _run(self, args: list[str], text: str) -> bytes:
+    async def _run(self, args: list[str], text: str | None) -> bytes:
         path = shutil.which(self.binary)
         if path is None:
             raise TtsError(INSTALL_HINT_ZH, INSTALL_HINT_EN)
+        words = [] if text is None else ["--", text]  # `--`: a text starting with "-" is text
         try:
             proc = await asyncio.create_subprocess_exec(
                 path,
                 *args,
-                stdin=asyncio.subprocess.PIPE,
+                *words,
+                stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
             )
@@ -294,7 +297,7 @@ class EspeakEngine(TtsEngine):
                 f"cannot start espeak-ng: {exc}. {INSTALL_HINT_EN}",
             ) from exc
         try:
-            out, err = await proc.communicate(text.encode("utf-8"))
+            out, err = await proc.communicate()
         finally:
             if proc.returncode is None:  # cancelled (timeout): do not leave it running
                 with contextlib.suppress(ProcessLookupError):

@@ -233,7 +233,16 @@
     renderConversation();
     loadLists();
     connect();
+    openFromLink();
   }
+
+  // /agent#handoff=<id>: a PBX agent's phone rang with X-Zhike-Handoff=<id> (SIP transfer);
+  // the link opens that conversation's context packet.
+  function openFromLink() {
+    const match = /(?:^#|&)handoff=([A-Za-z0-9_-]{1,64})/.exec(location.hash);
+    if (match) select(match[1]);
+  }
+  window.addEventListener("hashchange", function () { if (S.agent) openFromLink(); });
 
   async function boot() {
     try { S.token = sessionStorage.getItem(TOKEN_KEY); } catch (e) { S.token = null; }
