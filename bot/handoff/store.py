@@ -33,8 +33,7 @@ from bot.handoff.store_schema import (
 )
 from bot.handoff.types import AgentPresence, Customer, Handoff, Rating, State, Ticket
 from bot.stores.base import check_page
-from bot.stores.sqlite import read_transaction, write_transaction
-from bot.stores.sqlite_executor import SQLiteExecutor
+from bot.stores.sqlite_executor import SQLiteExecutor, read_transaction, write_transaction
 
 __all__ = ["HandoffConflict", "HandoffStore", "HandoffStoreError", "WaitStats"]
 

@@ -21,7 +21,7 @@ from bot.handoff.types import (
     State,
     Ticket,
 )
-from bot.stores.sqlite import write_transaction
+from bot.stores.sqlite_executor import write_transaction
 
 
 class HandoffStoreError(ZhikeError):

@@ -28,7 +28,7 @@ from typing import Any
 
 from bot.kb.errors import KBStoreError
 from bot.kb.types import FAQEntry, KBAnswer, KBButton
-from bot.stores.sqlite import enable_wal, read_transaction, write_transaction
+from bot.stores.sqlite_executor import enable_wal, read_transaction, write_transaction
 
 DEFAULT_KB_PATH = Path(".zhike") / "kb.db"
 FEEDBACK_KINDS = ("unsolved", "thumbs_down", "thumbs_up")

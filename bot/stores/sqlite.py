@@ -1,7 +1,8 @@
 """A tracker store in one SQLite file, safe for several processes sharing it.
 
-Every store owns one connection that lives on its own single-thread executor, so no SQLite call
-ever runs on the event loop and calls of one store are serialised. Writes run in `BEGIN
+Every store owns one connection that lives on its own single-thread executor
+(`bot.stores.sqlite_executor`), so no SQLite call ever runs on the event loop and calls of one
+store are serialised. Writes run in `BEGIN
 IMMEDIATE` transactions: the version check and the insert happen under SQLite's write lock, which
 makes optimistic concurrency hold across processes too. WAL mode lets readers proceed while one
 process writes.
@@ -9,12 +10,9 @@ process writes.
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -33,6 +31,7 @@ from bot.stores.base import (
     encode_events,
     new_epoch,
 )
+from bot.stores.sqlite_executor import SQLiteExecutor, read_transaction, write_transaction
 
 T = TypeVar("T")
 
@@ -78,44 +77,6 @@ _INSERT_EVENT = (
 )
 
 
-@contextmanager
-def write_transaction(conn: sqlite3.Connection) -> Iterator[None]:
-    """Take SQLite's write lock up front (waiting up to the busy timeout), commit or roll back."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
-
-
-def enable_wal(conn: sqlite3.Connection, timeout: float = 10.0) -> None:
-    """Switch a file database to WAL. The switch ignores SQLite's busy timeout, so when several
-    workers open a new file at once it fails with "database is locked": retried until
-    `timeout`. A file already in WAL mode (every open after the first) is left alone."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-                conn.execute("PRAGMA journal_mode = WAL")
-            return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > deadline:
-                raise
-            time.sleep(0.02)
-
-
-@contextmanager
-def read_transaction(conn: sqlite3.Connection) -> Iterator[None]:
-    """One consistent snapshot for several SELECTs."""
-    conn.execute("BEGIN")
-    try:
-        yield
-    finally:
-        conn.execute("COMMIT")
-
-
 def _migrate(conn: sqlite3.Connection) -> None:
     with write_transaction(conn):
         conn.execute("CREATE TABLE IF NOT EXISTS zhike_schema (version INTEGER NOT NULL)")
@@ -140,41 +101,10 @@ class SQLiteTrackerStore(TrackerStore):
         """`path` may be ":memory:" (one private database, gone on close)."""
         self.path = str(path)
         self.busy_timeout = busy_timeout
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zhike-sqlite")
-        self._conn: sqlite3.Connection | None = None  # touched only on the executor thread
-        self._closed = False
-
-    # -- plumbing ---------------------------------------------------------------------------
+        self._db = SQLiteExecutor(path, _migrate, "zhike-sqlite", busy_timeout, closed_error)
 
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        if self._closed:
-            raise closed_error()
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._call, fn)
-
-    def _call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        if self._conn is None:
-            self._conn = self._connect()
-        return fn(self._conn)
-
-    def _connect(self) -> sqlite3.Connection:
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
-        try:
-            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
-            enable_wal(conn, self.busy_timeout)
-            conn.execute("PRAGMA synchronous = NORMAL")
-            _migrate(conn)
-        except BaseException:
-            conn.close()
-            raise
-        return conn
-
-    def _disconnect(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        return await self._db.run(fn)
 
     # -- synchronous bodies (executor thread) -----------------------------------------------
 
@@ -318,11 +248,4 @@ class SQLiteTrackerStore(TrackerStore):
         return await self._run(body)
 
     async def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True  # calls already queued still run, before the disconnect
-        loop = asyncio.get_running_loop()
-        try:
-            await loop.run_in_executor(self._executor, self._disconnect)
-        finally:
-            self._executor.shutdown(wait=False)
+        await self._db.close()
