@@ -7,7 +7,9 @@ Client → server frames (JSON text):
 
 Server → client frames:
 - `{"type": "session", "session_id"}` once the socket is open;
-- `{"type": "typing"}` while a turn runs; `{"type": "bot", "messages": [...], "code"?}`;
+- `{"type": "typing"}` when a turn is still running after `TYPING_AFTER_S` (most turns answer
+  in milliseconds: an indicator flashing for them, announced by screen readers each time,
+  would only be noise); `{"type": "bot", "messages": [...], "code"?}`;
 - `{"type": "history", "messages": [...]}` (user and bot messages rebuilt from the tracker);
 - `{"type": "error", "code", "message"}` for frames that cannot be understood.
 
@@ -33,7 +35,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from bot.dialogue.events import BotUttered, Event, Handoff, UserUttered
-from bot.engine import outbound
+from bot.engine import TurnResult, outbound
 from bot.messages import InboundMessage, OutboundMessage
 from bot.server.holder import EngineHolder
 
@@ -47,6 +49,7 @@ MAX_BAD_FRAMES = 20  # garbage frames tolerated on one socket before it is close
 POLICY_VIOLATION = 1008
 DEFAULT_MAX_CHARS = 2000
 DEFAULT_RATE_PER_MINUTE = 30
+TYPING_AFTER_S = 0.3
 _SESSION_RE = re.compile(SESSION_PATTERN)
 
 NOTICES: dict[str, str] = {
@@ -333,19 +336,28 @@ class WebChatChannel:
         limit = self.max_message_chars
         return Outcome([notice("message_too_long", limit=limit)], "message_too_long", 413)
 
-    async def turn(self, session_id: str, message: ClientMessage) -> Outcome:
+    async def turn(
+        self,
+        session_id: str,
+        message: ClientMessage,
+        typing: Callable[[], Awaitable[object]] | None = None,
+    ) -> Outcome:
+        """One engine turn in its own task, so a dropped client never cuts it short;
+        `typing` is called when the turn is still running after `TYPING_AFTER_S`."""
         try:
-            result = await self._shielded_turn(session_id, message)
+            task = self._start_turn(session_id, message)
+            if typing is not None:
+                done, _ = await asyncio.wait({task}, timeout=TYPING_AFTER_S)
+                if not done:
+                    await typing()
+            result = (await asyncio.shield(task)).messages
         except Exception:
             log.exception("webchat turn failed for %s", session_id)
             return Outcome([notice("internal_error")], "internal_error", 503)
         now = time.time()
         return Outcome([to_wire(m, now) for m in result])
 
-    async def _shielded_turn(
-        self, session_id: str, message: ClientMessage
-    ) -> list[OutboundMessage]:
-        """Runs the turn in its own task so a dropped client never cuts it short."""
+    def _start_turn(self, session_id: str, message: ClientMessage) -> asyncio.Task[TurnResult]:
         inbound = InboundMessage(
             channel=CHANNEL,
             conversation_id=conversation_id(session_id),
@@ -358,7 +370,7 @@ class WebChatChannel:
         task = asyncio.ensure_future(self.holder.engine.handle_turn(inbound))
         self._turns.add(task)
         task.add_done_callback(self._turns.discard)
-        return (await asyncio.shield(task)).messages
+        return task
 
     async def history(self, session_id: str) -> list[WireMessage]:
         tracker = await self.holder.engine.load_tracker(conversation_id(session_id), session_id)
@@ -433,8 +445,9 @@ class WebChatChannel:
         message = client_message(frame)
         outcome = self.check(session_id, message)
         if outcome is None:
-            await _send(websocket, {"type": "typing"})
-            outcome = await self.turn(session_id, message)
+            outcome = await self.turn(
+                session_id, message, lambda: _send(websocket, {"type": "typing"})
+            )
         await _send(websocket, outcome.frame())
 
     async def _on_history(

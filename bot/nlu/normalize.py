@@ -272,9 +272,25 @@ def _strip_invalid(text: str) -> Normalized:
 
 
 def normalize(text: str, language: str = "zh") -> Normalized:
-    """Normalise `text`; `spans[i]` is the original span of normalised character `i`."""
+    """Normalise `text`; `spans[i]` is the original span of normalised character `i`.
+    One turn normalises the same text several times (NLU, synonyms, knowledge base): short
+    texts are cached, so the result is shared and must not be changed."""
     if not isinstance(text, str):
         return Normalized("", [])
+    if len(text) <= CACHED_CHARS:
+        return _cached(text, language)
+    return _normalize(text, language)
+
+
+CACHED_CHARS = 256
+
+
+@lru_cache(maxsize=4096)
+def _cached(text: str, language: str) -> Normalized:
+    return _normalize(text, language)
+
+
+def _normalize(text: str, language: str) -> Normalized:
     steps = _STEPS["zh" if language.lower().startswith("zh") else "en"]
     cur, spans = text, [(i, i + 1) for i in range(len(text))]
     try:

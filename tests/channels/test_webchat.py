@@ -99,10 +99,20 @@ async def connect(served: Served, session: str) -> Any:
     return ws
 
 
-async def test_conversation_with_typing_and_buttons(served: Served) -> None:
+async def test_typing_shows_only_for_a_turn_that_takes_a_while(served: Served) -> None:
+    session = sid()
+    async with await connect(served, session) as ws:
+        await ws.send(json.dumps(GREET))
+        assert (await recv(ws, skip=()))["type"] == "bot"  # answered at once: no indicator
+        async with served.engine.locks.lock(conversation_id(session)):  # the turn waits here
+            await ws.send(json.dumps(GREET))
+            assert (await recv(ws, skip=()))["type"] == "typing"
+        assert (await recv(ws, skip=()))["type"] == "bot"
+
+
+async def test_conversation_with_buttons(served: Served) -> None:
     async with await connect(served, sid()) as ws:
         await ws.send(json.dumps(GREET))
-        assert (await recv(ws, skip=()))["type"] == "typing"
         bot = await recv(ws)
         assert bot["type"] == "bot"
         assert bot["messages"][0]["kind"] == "text"
