@@ -25,7 +25,6 @@ import logging
 import re
 import time
 import uuid
-from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -38,6 +37,7 @@ from bot.dialogue.events import BotUttered, Event, Handoff, UserUttered
 from bot.engine import TurnResult, outbound
 from bot.messages import InboundMessage, OutboundMessage
 from bot.server.holder import EngineHolder
+from channels.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -170,34 +170,6 @@ def conversation_id(session_id: str) -> str:
 
 def valid_session(session_id: str) -> bool:
     return bool(_SESSION_RE.match(session_id))
-
-
-# ---------------------------------------------------------------- rate limit
-class RateLimiter:
-    """At most `limit` events per `window` seconds per key (sliding window)."""
-
-    def __init__(self, limit: int, window: float = 60.0, max_keys: int = 100_000) -> None:
-        self.limit = limit
-        self.window = window
-        self.max_keys = max_keys
-        self._hits: dict[str, deque[float]] = {}
-
-    def allow(self, key: str) -> bool:
-        now = time.monotonic()
-        hits = self._hits.setdefault(key, deque())
-        while hits and now - hits[0] >= self.window:
-            hits.popleft()
-        if len(hits) >= self.limit:
-            return False
-        hits.append(now)
-        if len(self._hits) > self.max_keys:
-            self._prune(now)
-        return True
-
-    def _prune(self, now: float) -> None:
-        stale = [k for k, h in self._hits.items() if not h or now - h[-1] >= self.window]
-        for key in stale:
-            del self._hits[key]
 
 
 # ---------------------------------------------------------------- turns
