@@ -43,12 +43,28 @@ def peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
+def calibration_ms(rounds: int = 5) -> float:
+    """How long a fixed piece of pure-Python work (dicts, strings, integers) takes here, best
+    of `rounds`: on a shared VM the same code runs up to ~1.7× slower at some hours, so each
+    result records the machine's speed next to its figures (lower is faster)."""
+    best = float("inf")
+    for _ in range(rounds):
+        start = time.perf_counter()
+        table: dict[str, int] = {}
+        for i in range(100_000):
+            key = f"k{i % 1000}"
+            table[key] = table.get(key, 0) + i * 3 // 7
+        best = min(best, time.perf_counter() - start)
+    return round(best * 1000, 2)
+
+
 def write_result(name: str, payload: dict[str, Any]) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"
     payload = {
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "cpu_count": os.cpu_count(),
+        "calibration_ms": calibration_ms(),
         **payload,
     }
     path.write_text(json.dumps(payload, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")

@@ -307,32 +307,38 @@ def _sip(r: dict[str, Any]) -> list[str]:
     return rows
 
 
+def _when(result: dict[str, Any]) -> str:
+    """When, and how fast the machine was then (`calibration_ms`, lower is faster)."""
+    speed = result.get("calibration_ms")
+    return f"measured {result['measured_at']}" + (f", calibration {speed} ms" if speed else "")
+
+
 def render(results: dict[str, Any]) -> str:
     lines = [BEGIN, ""]
     if "nlu" in results:
         lines += [
-            f"### NLU (measured {results['nlu']['measured_at']}, one core)",
+            f"### NLU ({_when(results['nlu'])}, one core)",
             "",
             *_nlu(results["nlu"]),
             "",
         ]
     if "bot" in results:
         lines += [
-            f"### Reference bot (measured {results['bot']['measured_at']}, one core)",
+            f"### Reference bot ({_when(results['bot'])}, one core)",
             "",
             *_bot(results["bot"]),
             "",
         ]
     if "http" in results:
         lines += [
-            f"### Server over HTTP / WebSocket (measured {results['http']['measured_at']})",
+            f"### Server over HTTP / WebSocket ({_when(results['http'])})",
             "",
             *_http(results["http"]),
             "",
         ]
     if "kb" in results:
         lines += [
-            f"### FAQ knowledge base (measured {results['kb']['measured_at']}, one core)",
+            f"### FAQ knowledge base ({_when(results['kb'])}, one core)",
             "",
             *_kb(results["kb"]),
             "",
@@ -346,7 +352,7 @@ def render(results: dict[str, Any]) -> str:
     ):
         if key in results:
             lines += [
-                f"### {title} (measured {results[key]['measured_at']})",
+                f"### {title} ({_when(results[key])})",
                 "",
                 *part(results[key]),
                 "",
