@@ -142,6 +142,16 @@ class BaresipCall:
         return None if stats is None else quality_of(stats)
 
 
+def _replay(raw: Any, early: list[Any]) -> None:
+    """The binding's call object starts listening only once `dial` returns; an agent that
+    answers at once (a loaded event loop, a PBX on the same host) can be established
+    before that, and the call would then wait for an answer that already came. Hand it the
+    events it missed (the binding's own listener; version pinned in constraints.txt)."""
+    for event in early:
+        if event.call == raw.handle:
+            raw._on_stack_event(event)
+
+
 def _failure(exc: Exception) -> str:
     status = getattr(exc, "status", None)
     if status in (480, 408):
@@ -249,16 +259,29 @@ class BaresipBackend:
         transport = "tcp" if "transport=tcp" in uri.lower() else "udp"
         ua = self._agents.get(transport) or next(iter(self._agents.values()))
         b = _baresip()
+        early: list[Any] = []  # stack events dispatched before the call object existed
+        record, runtime = early.append, self._runtime
+        if runtime is None:
+            raise DialFailed("failed", "the SIP stack is not started")
+        runtime.subscribe(record)
         try:
             raw = await ua.dial(uri, headers=dict(headers))
         except (b.BaresipError, ValueError) as exc:
             raise DialFailed("failed", str(exc)) from exc
+        finally:
+            runtime.unsubscribe(record)
+        _replay(raw, early)
         call = BaresipCall(raw)
         self._live.add(call)
         try:
             await call.wait_established(timeout)
         except DialFailed:
             self._live.discard(call)
+            raise
+        except asyncio.CancelledError:  # the caller left while we dialled: no agent left ringing
+            self._live.discard(call)
+            with contextlib.suppress(Exception):
+                await call.hangup()
             raise
         self._spawn(self._forget_when_closed(call))
         return call

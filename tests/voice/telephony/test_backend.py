@@ -48,3 +48,37 @@ def test_dial_failures_speak_both_languages() -> None:
 )
 def test_refer_to_carries_the_handoff_id(uri: str, expected: str) -> None:
     assert target_uri(uri, "X-Zhike-Handoff", "h1") == expected
+
+
+class _Runtime:
+    """What the binding's call object needs of a runtime to follow its events."""
+
+    def __init__(self) -> None:
+        self.listeners: list[object] = []
+
+    def subscribe(self, listener: object) -> None:
+        self.listeners.append(listener)
+
+    def unsubscribe(self, listener: object) -> None:
+        self.listeners.remove(listener)
+
+
+async def test_an_answer_before_the_call_object_existed_is_not_lost() -> None:
+    pytest.importorskip("baresip", reason="the SIP extra is not installed")
+    from baresip.call import Call, CallState
+    from baresip.events import Event, StackEvent
+
+    from voice.telephony.baresip_backend import BaresipCall, _replay
+
+    def answered(call: int) -> StackEvent:
+        return StackEvent(event=Event.CALL_ESTABLISHED, handle=call, ua=1, call=call)
+
+    early = [answered(7), answered(8)]  # dispatched while `dial` was still returning
+    raw = Call(_Runtime(), handle=7, ua_handle=1, state=CallState.OUTGOING)
+    assert raw.state is CallState.OUTGOING
+    _replay(raw, early)
+    assert raw.state is CallState.ESTABLISHED
+    await BaresipCall(raw).wait_established(0.1)  # returns at once: no wait for a lost answer
+    other = Call(_Runtime(), handle=9, ua_handle=1, state=CallState.OUTGOING)
+    _replay(other, early)
+    assert other.state is CallState.OUTGOING, "only the call's own events"
