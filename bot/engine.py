@@ -415,7 +415,7 @@ class Engine:
         await self._store(tracker, meta)
 
     async def _store(self, tracker: Tracker, meta: ConversationMeta) -> None:
-        new = [e.to_dict() for e in tracker.new_events]
+        new = tracker.new_event_dicts()
         version = await self.trackers.append(tracker.sender_id, new, tracker.persisted, meta)
         tracker.persisted = version
         self.cache.put(tracker)

@@ -53,6 +53,10 @@ class CompiledRule:
     first: int = 0  # index of the first step this rule may predict
 
 
+# a rule step as `predict` tries it: (rank in the order to try, rule, index of the step)
+Step = tuple[tuple[bool, int], CompiledRule, int]
+
+
 class RulePolicy:
     name = "RulePolicy"
 
@@ -74,6 +78,7 @@ class RulePolicy:
             if t.pairs
         ]
         self.by_prev = {}
+        self.__dict__.pop("_by_key", None)
         for rule in self.rules:
             for j in range(rule.first, len(rule.states)):
                 prev = dict(rule.states[j]).get("prev")
@@ -84,8 +89,7 @@ class RulePolicy:
         if not states:
             return None
         best: tuple[int, int, str] | None = None
-        prev = dict(states[-1]).get("prev")
-        for rule, j in [*self.by_prev.get(prev, []), *self.by_prev.get(None, [])]:
+        for _, rule, j in self._candidates(states[-1]):
             if j >= len(states) or (rule.conversation_start and j != len(states) - 1):
                 continue
             if all(rule.states[j - i] <= states[-1 - i] for i in range(j + 1)):
@@ -96,6 +100,35 @@ class RulePolicy:
         if best is None:
             return None
         return Prediction(best[2], 1.0, self.name), best[0]
+
+    def _candidates(self, last: State) -> list[Step]:
+        """The rule steps whose previous action and intent can match the latest state, in the
+        order `by_prev` gives (the action's own steps, then any action's), which breaks ties
+        between equally long, equally specific matches."""
+        index = self._index()
+        prev = dict(last).get("prev")
+        intents = (*(v for k, v in last if k == "intent"), None)
+        prevs = (prev, None) if prev is not None else (None,)
+        found = [step for p in prevs for i in intents for step in index.get((p, i), ())]
+        if len(found) > 1:
+            found.sort(key=lambda step: step[0])
+        return found
+
+    def _index(self) -> dict[tuple[str | None, str | None], list[Step]]:
+        """`by_prev` keyed also by each step's intent, with each step's rank in the order
+        `predict` must try them; built on first use (also for loaded models)."""
+        index: dict[tuple[str | None, str | None], list[Step]]
+        index = self.__dict__.get("_by_key") or {}
+        if not index:
+            for prev, steps in self.by_prev.items():
+                for n, (rule, j) in enumerate(steps):
+                    key = (prev, dict(rule.states[j]).get("intent"))
+                    index.setdefault(key, []).append(((prev is None, n), rule, j))
+            self.__dict__["_by_key"] = index
+        return index
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "_by_key"}
 
 
 @dataclass(slots=True)

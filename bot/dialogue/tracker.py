@@ -135,6 +135,8 @@ class Tracker:
         other = copy.copy(self)
         other.events = list(self.events)
         other._applied = list(self._applied)
+        if self._dicts:  # encode what is new once, here, for both copies
+            self._encode()
         other._dicts = list(self._dicts)
         other.slots = dict(self.slots)
         other.memo = {}
@@ -167,9 +169,19 @@ class Tracker:
         """Rasa JSON of every event; events never change once appended, so each is encoded
         once per tracker (custom actions get the whole tracker on every call). The dicts are
         shared with the memo: readers must not modify them."""
+        self._encode()
+        return list(self._dicts)
+
+    def new_event_dicts(self) -> list[dict[str, Any]]:
+        """Rasa JSON of the events the store does not hold yet (memoised if the rest is)."""
+        if len(self._dicts) < self.persisted:
+            return [event.to_dict() for event in self.new_events]
+        self._encode()
+        return self._dicts[self.persisted :]
+
+    def _encode(self) -> None:
         for event in self.events[len(self._dicts) :]:
             self._dicts.append(event.to_dict())
-        return list(self._dicts)
 
     @property
     def clean(self) -> bool:

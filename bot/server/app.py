@@ -109,12 +109,13 @@ def create_app(settings: Settings | None = None, state: ServerState | None = Non
     app.state.zhike = state
     app.state.auth = state.auth
     install_error_handlers(app)
-    app.include_router(rasa_api.router)
-    app.include_router(kb_api.router)
-    app.include_router(health.router)
+    # channels first: routes are matched in order, and theirs carry nearly every request
     for channel in _channels(state):
         state.channels[channel.name] = channel
         app.include_router(channel.router())
+    app.include_router(rasa_api.router)
+    app.include_router(kb_api.router)
+    app.include_router(health.router)
     if state.handoff is not None:
         app.include_router(handoff_api.router)
     _mount_pages(app)

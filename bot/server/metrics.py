@@ -17,6 +17,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass, field
+from typing import TypeVar, cast
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -37,6 +38,7 @@ from bot.server.holder import EngineHolder
 from bot.server.logging import conversation_context
 
 log = logging.getLogger("zhike.turn")
+M = TypeVar("M", Counter, Histogram, Gauge)
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 CONFIDENCE_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0)
@@ -46,6 +48,7 @@ class Metrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
         self.exposed: list[CollectorRegistry] = []
+        self._children: dict[tuple[int, tuple[str, ...]], object] = {}
         r = self.registry
         self.turns = Counter("zhike_turns", "Conversation turns handled", ["channel"], registry=r)
         self.turn_seconds = Histogram(
@@ -79,13 +82,22 @@ class Metrics:
         self.reloads = Counter("zhike_model_reloads", "Model reloads", ["result"], registry=r)
 
     def observe_turn(self, channel: str, result: TurnResult, seconds: float) -> None:
-        self.turns.labels(channel).inc()
-        self.turn_seconds.labels(channel).observe(seconds)
+        self.child(self.turns, channel).inc()
+        self.child(self.turn_seconds, channel).observe(seconds)
         for stage, spent in result.timings.items():
-            self.stage_seconds.labels(stage).observe(spent)
+            self.child(self.stage_seconds, stage).observe(spent)
         for event in result.events:
             if isinstance(event, UserUttered) and event.parse_data is not None:
-                self.confidence.labels(channel).observe(event.parse_data.intent.confidence)
+                confidence = event.parse_data.intent.confidence
+                self.child(self.confidence, channel).observe(confidence)
+
+    def child(self, metric: M, *labels: str) -> M:
+        """`metric.labels(*labels)`, remembered: the client checks and locks on every call."""
+        key = (id(metric), labels)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*labels)
+        return cast(M, found)
 
     def expose(self, *registries: CollectorRegistry) -> None:
         """Also render these registries (a channel's own: ASR, SIP calls) on `/metrics`; each
@@ -226,7 +238,8 @@ class HttpMetricsMiddleware:
             await self.app(scope, receive, capture)
         finally:
             route = getattr(scope.get("route"), "path", None) or "unmatched"
-            self.metrics.http.labels(scope["method"], route, str(status)).inc()
-            self.metrics.http_seconds.labels(route).observe(time.perf_counter() - started)
+            metrics = self.metrics
+            metrics.child(metrics.http, scope["method"], route, str(status)).inc()
+            metrics.child(metrics.http_seconds, route).observe(time.perf_counter() - started)
             if status >= 500:
                 self.metrics.errors.labels("http", str(status)).inc()
