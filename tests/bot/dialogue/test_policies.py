@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import pickle
 from collections.abc import Callable
 
 import pytest
@@ -157,6 +158,39 @@ def test_longer_rule_beats_a_shorter_more_general_one() -> None:
     found = policy.predict([other, affirm])
     assert found is not None and found[0].action == "utter_generic"
     assert policy.predict([s()]) is None  # the leading utter_q is never predicted
+
+
+def test_equal_matches_keep_the_training_order_whatever_the_index_key() -> None:
+    """Steps are looked up by (previous action, intent); among equally long and specific
+    matches the earlier one in `by_prev`'s order wins, as before the index existed."""
+    listen_any = s("prev=action_listen", "slot_vip=true")
+    affirm = s("prev=action_listen", "intent=affirm")
+    anywhere = s("intent=affirm")
+    policy = RulePolicy()
+    policy.train(
+        [
+            Trajectory([(listen_any, "utter_vip")], source="no intent"),
+            Trajectory([(affirm, "utter_affirmed")], source="intent"),
+            Trajectory([(anywhere, "utter_any_prev")], source="any prev"),
+        ]
+    )
+    state = s("prev=action_listen", "intent=affirm", "slot_vip=true")
+    found = policy.predict([state])
+    assert found is not None and found[0].action == "utter_vip"
+    found = policy.predict([s("prev=utter_x", "intent=affirm")])
+    assert found is not None and found[0].action == "utter_any_prev"
+    assert policy.predict([s("prev=action_listen", "intent=greet")]) is None
+
+
+def test_a_loaded_rule_policy_rebuilds_its_index() -> None:
+    yes = s("prev=action_listen", "intent=affirm")
+    policy = RulePolicy()
+    policy.train([Trajectory([(yes, "utter_yes")], source="r")])
+    assert policy.predict([yes]) is not None  # builds the index
+    loaded = pickle.loads(pickle.dumps(policy))
+    assert "_by_key" not in loaded.__dict__  # derived data is not saved with the model
+    found = loaded.predict([s("prev=action_listen", "intent=affirm", "loop=null")])
+    assert found is not None and found[0].action == "utter_yes"
 
 
 def test_retrieval_intent_rules_match_the_base_intent(

@@ -303,3 +303,25 @@ def test_to_rasa_dict_active_loop_shape(loop: str | None) -> None:
     tracker = Tracker("c", SLOTS, [ActiveLoop(name=loop)])
     shape = tracker.to_rasa_dict()["active_loop"]
     assert shape == ({"name": loop, "rejected": False} if loop else {})
+
+
+# ---------------------------------------------------------------- Rasa JSON memo
+def test_new_event_dicts_are_what_the_store_does_not_hold() -> None:
+    stored = [SlotSet(key="drink", value="拿铁"), ActionExecuted(name=ACTION_LISTEN)]
+    t = Tracker("m", SLOTS, stored, version=2)  # loaded: nothing encoded yet
+    t.update(SlotSet(key="size", value="大杯"))
+    assert t.new_event_dicts() == [t.events[-1].to_dict()]
+    assert [d["event"] for d in t.event_dicts()] == ["slot", "action", "slot"]
+    t.persisted = 3
+    t.update(BotUttered(text="好的"))
+    assert t.new_event_dicts() == [t.events[-1].to_dict()]  # from the memo now
+
+
+def test_a_fork_shows_pending_events_and_leaves_the_original_alone() -> None:
+    t = Tracker("m", SLOTS, [SlotSet(key="drink", value="拿铁")])
+    t.event_dicts()  # the original has been sent to an action before
+    t.update(SlotSet(key="vip", value=True))
+    fork = t.fork([SlotSet(key="size", value="中杯")])
+    assert [d.get("name") for d in fork.event_dicts()] == ["drink", "vip", "size"]
+    assert [d.get("name") for d in t.event_dicts()] == ["drink", "vip"]
+    assert t.get_slot("size") is None and fork.get_slot("size") == "中杯"
