@@ -1,8 +1,9 @@
 """Training a project into a model, and the versioned model artifacts in `models/`.
 
-A model file is `models/<timestamp>-<fingerprint>.zhike`: a small JSON header line followed
-by the pickled `TrainedModel`. The fingerprint hashes every project file the model learned
-from, so `zhike train` can skip work when nothing changed.
+A model file is `models/<timestamp>-<fingerprint>.zhike` (`-2`, … for another one of the
+same second): a small JSON header line followed by the pickled `TrainedModel`. The
+fingerprint hashes every project file the model learned from, so `zhike train` can skip
+work when nothing changed.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import hashlib
 import json
 import os
 import pickle
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,6 +30,7 @@ from bot.project.domain import Domain
 from bot.project.loader import Project, data_files, domain_files
 
 MODEL_SUFFIX = ".zhike"
+_COPY = re.compile(r"^\d{8}-\d{6}-[0-9a-f]+-(\d+)\.zhike$")
 FORMAT_VERSION = 1
 
 
@@ -116,7 +119,7 @@ def train(project: Project, progress: Callable[[str], None] | None = None) -> Tr
 def save(model: TrainedModel, models_dir: Path) -> Path:
     models_dir.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(model.trained_at))
-    path = models_dir / f"{stamp}-{model.fingerprint}{MODEL_SUFFIX}"
+    path = _unused(models_dir, f"{stamp}-{model.fingerprint}")
     header = {
         "format": FORMAT_VERSION,
         "zhike_version": model.zhike_version,
@@ -132,6 +135,22 @@ def save(model: TrainedModel, models_dir: Path) -> Path:
         pickle.dump(model, fh, protocol=pickle.HIGHEST_PROTOCOL)
     tmp.replace(path)  # atomic: a running server never sees half a model
     return path
+
+
+def _unused(models_dir: Path, name: str) -> Path:
+    """A model file name not taken yet: written models are never replaced (a second training
+    of the same project within one second gets `-2`, …; `latest` orders them by mtime)."""
+    path, n = models_dir / f"{name}{MODEL_SUFFIX}", 1
+    while path.exists():
+        n += 1
+        path = models_dir / f"{name}-{n}{MODEL_SUFFIX}"
+    return path
+
+
+def _copy_number(path: Path) -> int:
+    """`n` of a `…-<fingerprint>-<n>.zhike` name (see `_unused`), else 1."""
+    found = _COPY.search(path.name)
+    return int(found.group(1)) if found else 1
 
 
 def read_header(path: Path) -> dict[str, Any]:
@@ -164,7 +183,7 @@ def load(path: Path) -> TrainedModel:
 def latest(models_dir: Path) -> Path:
     files = list(models_dir.glob(f"*{MODEL_SUFFIX}")) if models_dir.is_dir() else []
     # by the training time in the name; models of the same second by when they were written
-    files.sort(key=lambda p: (p.name[:15], p.stat().st_mtime_ns))
+    files.sort(key=lambda p: (p.name[:15], p.stat().st_mtime_ns, _copy_number(p)))
     if not files:
         raise ModelNotFound(
             f"在 {models_dir} 中没有找到模型，请先运行 `zhike train` / "

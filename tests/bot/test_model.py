@@ -79,6 +79,17 @@ def test_load_of_a_directory_takes_the_latest(
     assert model_io.load(tmp_path).fingerprint == zh_payload_model.fingerprint
 
 
+def test_a_model_file_is_never_replaced(zh_payload_model: TrainedModel, tmp_path: Path) -> None:
+    """Two trainings of the same project within one second (same stamp and fingerprint) give
+    two files, and the later one is the latest."""
+    first = model_io.save(zh_payload_model, tmp_path)
+    second = model_io.save(zh_payload_model, tmp_path)
+    third = model_io.save(zh_payload_model, tmp_path)
+    assert len({first, second, third}) == 3
+    assert second.name == first.name.replace(MODEL_SUFFIX, f"-2{MODEL_SUFFIX}")
+    assert model_io.latest(tmp_path) == third
+
+
 def test_missing_and_broken_models(tmp_path: Path) -> None:
     with pytest.raises(ModelNotFound):
         model_io.latest(tmp_path)
